@@ -1,0 +1,1 @@
+"""BLE beacons and digital info screens: frames, drivers and fleet state."""

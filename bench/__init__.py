@@ -1,0 +1,1 @@
+"""Onthaal's benchmarks: ``make bench`` (``python -m bench [NAME ...]``)."""

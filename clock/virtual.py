@@ -1,0 +1,295 @@
+"""A virtual clock: simulated time that jumps ahead when everybody is waiting on it.
+
+Two ways to run:
+
+* **as fast as possible** (``speed=None``): when no task on the event loop can make
+  progress (every runnable callback has run and the rest wait on this clock), time jumps
+  straight to the next deadline. A 9-hour day of timers takes milliseconds.
+* **at a fixed speed-up** (``speed=60.0``): simulated time passes ``speed`` times faster
+  than real time, so a person can watch a simulated day.
+
+Work that waits on something outside the event loop (a socket, a libqi thread) is not
+seen by the idle detection; ``settle`` gives such work that many real seconds of quiet
+before time jumps (the same idea as Trio's ``MockClock.autojump_threshold``).
+
+The driver task that moves time is owned by the clock and lives exactly as long as the
+``async with clock:`` block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Self, TypeVar
+
+T = TypeVar("T")
+
+# How many times the driver yields to the loop looking for quiet before it concludes
+# that something is spinning on ``sleep(0)`` and lets time move anyway.
+_MAX_SETTLE_ROUNDS = 10_000
+
+
+class VirtualClockNotRunning(RuntimeError):
+    """Raised when a virtual clock is slept on outside its ``async with`` block."""
+
+
+class _Entry:
+    """One scheduled wake-up: a sleeping task's future or a timer's callback."""
+
+    __slots__ = ("_cancelled", "callback", "deadline", "future")
+
+    def __init__(
+        self,
+        deadline: float,
+        future: asyncio.Future[None] | None,
+        callback: Callable[[], object] | None,
+    ) -> None:
+        self.deadline = deadline
+        self.future = future
+        self.callback = callback
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+
+class VirtualClock:
+    """Simulated time for tests and the simulator; satisfies :class:`clock.Clock`."""
+
+    def __init__(
+        self,
+        start: datetime,
+        *,
+        speed: float | None = None,
+        settle: float = 0.0,
+    ) -> None:
+        """Create a clock reading ``start`` (an aware datetime) until it is driven.
+
+        ``speed`` is the speed-up factor (``None``: as fast as possible); ``settle`` the
+        real seconds of quiet required before time jumps in fast mode.
+        """
+        if start.tzinfo is None:
+            raise ValueError("VirtualClock start must be timezone-aware")
+        if speed is not None and speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self._epoch = start
+        self._speed = speed
+        self._settle = settle
+        self._t = 0.0  # simulated seconds since start
+        self._real_anchor = 0.0  # loop.time() when _t was last set (speed mode)
+        self._heap: list[tuple[float, int, _Entry]] = []
+        self._seq = itertools.count()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._driver: asyncio.Task[None] | None = None
+        self._changed: asyncio.Event | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        """Start driving time on the running event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._changed = asyncio.Event()
+        self._real_anchor = self._loop.time()
+        self._driver = asyncio.create_task(self._drive(), name="virtual-clock")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop driving time; tasks still sleeping on the clock stay asleep."""
+        if self._driver is not None:
+            self._driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._driver
+            self._driver = None
+
+    @property
+    def speed(self) -> float | None:
+        """The speed-up factor, or ``None`` when running as fast as possible."""
+        return self._speed
+
+    # -- reading time ---------------------------------------------------------------
+
+    def monotonic(self) -> float:
+        """Simulated seconds since the clock's start."""
+        if self._speed is None or self._loop is None or self._driver is None:
+            return self._t
+        elapsed = (self._loop.time() - self._real_anchor) * self._speed
+        t = self._t + max(0.0, elapsed)
+        # Never read past a deadline that has not fired yet, so that callbacks see
+        # time in the same order as they are run.
+        nxt = self._next_deadline()
+        return t if nxt is None else min(t, max(nxt, self._t))
+
+    def now(self) -> datetime:
+        """Simulated wall time (UTC)."""
+        return self._epoch + timedelta(seconds=self.monotonic())
+
+    # -- waiting --------------------------------------------------------------------
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` of simulated time."""
+        loop = self._running_loop()
+        if seconds <= 0:
+            await asyncio.sleep(0)  # clock-ok: a plain yield, no time passes
+            return
+        future: asyncio.Future[None] = loop.create_future()
+        entry = self._push(self.monotonic() + seconds, future=future)
+        try:
+            await future
+        finally:
+            entry.cancel()
+
+    async def sleep_until(self, when: datetime) -> None:
+        """Sleep until simulated wall time ``when``."""
+        await self.sleep((when - self.now()).total_seconds())
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> _Timer:
+        """Run ``callback`` after ``delay`` simulated seconds."""
+        self._running_loop()
+        return _Timer(self._push(self.monotonic() + max(0.0, delay), callback=callback))
+
+    def call_at(self, when: datetime, callback: Callable[[], object]) -> _Timer:
+        """Run ``callback`` at simulated wall time ``when``."""
+        return self.call_later((when - self.now()).total_seconds(), callback)
+
+    async def wait_for(self, awaitable: Awaitable[T], timeout: float) -> T:
+        """Await with a timeout measured in simulated time."""
+        task = asyncio.ensure_future(awaitable)
+        timed_out = False
+
+        def expire() -> None:
+            nonlocal timed_out
+            if not task.done():
+                timed_out = True
+                task.cancel()
+
+        timer = self.call_later(timeout, expire)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if timed_out:
+                raise TimeoutError(f"timed out after {timeout} s of virtual time") from None
+            raise
+        finally:
+            timer.cancel()
+
+    # -- internals ------------------------------------------------------------------
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._driver is None or self._driver.done():
+            raise VirtualClockNotRunning(
+                "use 'async with clock:' before sleeping on a VirtualClock"
+            )
+        return asyncio.get_running_loop()
+
+    def _push(
+        self,
+        deadline: float,
+        *,
+        future: asyncio.Future[None] | None = None,
+        callback: Callable[[], object] | None = None,
+    ) -> _Entry:
+        entry = _Entry(deadline, future, callback)
+        heapq.heappush(self._heap, (deadline, next(self._seq), entry))
+        assert self._changed is not None
+        self._changed.set()
+        return entry
+
+    def _next_deadline(self) -> float | None:
+        while self._heap and self._heap[0][2].cancelled():
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
+    async def _quiet(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Return once nothing else on the loop is runnable (and, if asked, stays so)."""
+        while True:
+            for _ in range(_MAX_SETTLE_ROUNDS):
+                await asyncio.sleep(0)  # clock-ok: yield to runnable tasks
+                if not _has_ready_callbacks(loop):
+                    break
+            if self._settle <= 0:
+                return
+            generation = len(self._heap), self._next_deadline()
+            await asyncio.sleep(self._settle)  # clock-ok: real quiet for outside work
+            if not _has_ready_callbacks(loop) and generation == (
+                len(self._heap),
+                self._next_deadline(),
+            ):
+                return
+
+    async def _drive(self) -> None:
+        loop = asyncio.get_running_loop()
+        changed = self._changed
+        assert changed is not None
+        while True:
+            if self._speed is None:
+                await self._quiet(loop)
+            deadline = self._next_deadline()
+            if deadline is None:
+                changed.clear()
+                await changed.wait()
+                continue
+            if self._speed is not None:
+                real_wait = (deadline - self.monotonic()) / self._speed
+                if real_wait > 0:
+                    changed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), real_wait)
+                    continue
+            self._advance(deadline, loop)
+
+    def _advance(self, deadline: float, loop: asyncio.AbstractEventLoop) -> None:
+        self._t = max(self._t, deadline)
+        self._real_anchor = loop.time()
+        while self._heap and self._heap[0][0] <= self._t:
+            _, _, entry = heapq.heappop(self._heap)
+            if entry.cancelled():
+                continue
+            entry.cancel()  # fired: a later cancel() is a no-op
+            if entry.future is not None:
+                if not entry.future.done():
+                    entry.future.set_result(None)
+            elif entry.callback is not None:
+                loop.call_soon(entry.callback)
+
+
+class _Timer:
+    """A :class:`clock.Timer` on a :class:`VirtualClock`."""
+
+    def __init__(self, entry: _Entry) -> None:
+        self._entry = entry
+        self._cancelled = False
+
+    @property
+    def deadline(self) -> float:
+        return self._entry.deadline
+
+    def cancel(self) -> None:
+        if not self._entry.cancelled():
+            self._cancelled = True
+        self._entry.cancel()
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+
+def _has_ready_callbacks(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the loop has callbacks queued to run right now.
+
+    CPython's event loops keep them in ``_ready``; on a loop without it we cannot tell,
+    and assume quiet (time then jumps as soon as the driver runs).
+    """
+    ready = getattr(loop, "_ready", None)
+    return bool(ready)

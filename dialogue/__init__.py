@@ -1,0 +1,1 @@
+"""The dialogue engine: knowledge base, language detection, matching, conversation state."""

@@ -1,0 +1,1 @@
+"""The hardware simulator: stands in for the robot, beacons and screens at the wire."""

@@ -1,0 +1,5 @@
+"""``python -m onthaal`` is the same as the ``onthaal`` command."""
+
+from onthaal.cli import main
+
+raise SystemExit(main())

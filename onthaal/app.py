@@ -1,0 +1,128 @@
+"""The composition root: turn a :class:`~onthaal.config.Config` into supervised children.
+
+This is the only place that decides between real and simulated backends. Parts are
+added here as they come into existence; each becomes one child of the top supervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from clock import Clock, RealClock, VirtualClock
+from onthaal.config import Config
+from onthaal.supervisor import (
+    Backoff,
+    ChildSpec,
+    ChildState,
+    Intensity,
+    RestartIntensityExceeded,
+    RestartPolicy,
+    Supervisor,
+    install_signal_handlers,
+)
+
+log = logging.getLogger("onthaal.app")
+
+# How often the health watcher looks at the children (seconds of the app's clock).
+HEALTH_INTERVAL = 1.0
+
+
+@dataclass
+class Mode:
+    """How to run: against real hardware or the simulator."""
+
+    simulate: bool
+    duration: float | None = None  # wall-clock seconds; None = until a signal
+
+
+def supervisor_for(
+    config: Config, name: str, children: list[ChildSpec], clock: Clock
+) -> Supervisor:
+    """A supervisor with the restart policy from ``[supervisor]``."""
+    sup = config.supervisor
+    return Supervisor(
+        name,
+        children,
+        clock=clock,
+        backoff=Backoff(initial=sup.backoff_initial, maximum=sup.backoff_max),
+        intensity=Intensity(max_restarts=sup.max_restarts, period=sup.restart_period),
+        rng=random.Random(config.sim.seed),
+    )
+
+
+class HealthWatcher:
+    """Logs every change in a child's health, so the log tells the supervisor's story."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._supervisor: Supervisor | None = None
+        self._last: dict[str, tuple[ChildState, int]] = {}
+
+    def watch(self, supervisor: Supervisor) -> None:
+        """Watch ``supervisor``'s children (set once the supervisor exists)."""
+        self._supervisor = supervisor
+
+    async def run(self) -> None:
+        """Check the children every :data:`HEALTH_INTERVAL` and log what changed."""
+        while True:
+            if self._supervisor is not None:
+                for health in self._supervisor.health():
+                    seen = (health.state, health.restarts)
+                    if self._last.get(health.name) != seen:
+                        self._last[health.name] = seen
+                        log.info(
+                            "health %s: %s",
+                            health.name,
+                            health.state,
+                            extra={"restarts": health.restarts, "last_error": health.last_error},
+                        )
+            await self._clock.sleep(HEALTH_INTERVAL)
+
+
+def build_clock(config: Config, mode: Mode) -> tuple[Clock, VirtualClock | None]:
+    """The real clock, or in simulation a virtual one at ``[sim] speed``."""
+    if not mode.simulate:
+        return RealClock(), None
+    virtual = VirtualClock(datetime.now(UTC), speed=config.sim.speed)
+    return virtual, virtual
+
+
+async def serve(config: Config, mode: Mode) -> int:
+    """Run Onthaal under its supervisor until a signal, ``duration`` or escalation.
+
+    Returns the process exit code: 0 after a clean stop, 1 if the supervisor gave up.
+    """
+    clock, virtual = build_clock(config, mode)
+    if virtual is not None:
+        await virtual.__aenter__()
+    watcher = HealthWatcher(clock)
+    children = [ChildSpec("health", watcher.run, RestartPolicy.PERMANENT)]
+    supervisor = supervisor_for(config, "onthaal", children, clock)
+    watcher.watch(supervisor)
+    remove_handlers = install_signal_handlers(supervisor)
+    stopper = (
+        asyncio.get_running_loop().call_later(mode.duration, supervisor.stop)
+        if mode.duration is not None
+        else None
+    )
+    log.info(
+        "onthaal starting",
+        extra={"site": config.site.id, "mode": "sim" if mode.simulate else "run"},
+    )
+    try:
+        await supervisor.run()
+    except RestartIntensityExceeded as exc:
+        log.error("giving up: %s", exc)
+        return 1
+    finally:
+        if stopper is not None:
+            stopper.cancel()
+        remove_handlers()
+        if virtual is not None:
+            await virtual.__aexit__(None, None, None)
+    log.info("onthaal stopped")
+    return 0

@@ -1,0 +1,98 @@
+"""The ``onthaal`` command line.
+
+Exit codes follow one contract: 0 success, 1 runtime failure, 2 bad input (bad config,
+bad arguments) with a message naming the file, key and reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from onthaal import __version__
+from onthaal.app import Mode, serve
+from onthaal.config import Config, ConfigError, load_config
+from onthaal.logs import configure_logging
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", default="robot.toml", metavar="PATH", help="config file (default ./robot.toml)"
+    )
+    common.add_argument(
+        "--log-format", choices=["human", "json"], help="log line format (overrides config)"
+    )
+    common.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="lowest level logged"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="onthaal", description="Reception robot and info beacons for a public building."
+    )
+    parser.add_argument("--version", action="version", version=f"onthaal {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser(
+        "check-config", parents=[common], help="validate the config file and print 'ok'"
+    ).add_argument("path", nargs="?", help="config file to check (default: --config)")
+
+    for name, text in (
+        ("run", "run against the real hardware named in the config"),
+        ("sim", "run everything against the simulator"),
+    ):
+        sub = commands.add_parser(name, parents=[common], help=text)
+        sub.add_argument(
+            "--duration",
+            type=_positive_seconds,
+            metavar="SECONDS",
+            help="stop after this many wall-clock seconds (default: run until interrupted)",
+        )
+    return parser
+
+
+def _load(path: str) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``onthaal`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+
+    if args.command == "check-config":
+        config = _load(args.path or args.config)
+        if config is None:
+            return EXIT_BAD_INPUT
+        print("ok")
+        return EXIT_OK
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_BAD_INPUT
+    configure_logging(
+        args.log_format or config.logging.format, args.log_level or config.logging.level
+    )
+    mode = Mode(simulate=args.command == "sim", duration=args.duration)
+    return asyncio.run(serve(config, mode))

@@ -1,0 +1,259 @@
+"""The schema of ``robot.toml`` and its loader.
+
+Every section is a strict pydantic model: unknown keys are errors, every field has a
+type, a description, and a default where one makes sense. :func:`load_config` turns
+every problem (not TOML, a wrong type, an unknown key, a bad URL, ...) into one line
+``FILE: KEY: REASON`` so a person can fix the file without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+Language = Literal["nl", "fr", "en", "de"]
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _tcp_url(value: str, *, allow_port_zero: bool) -> str:
+    """Check ``tcp://host:port`` (the form libqi endpoints take)."""
+    expected = "expected tcp://host:port"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"invalid URL {value!r} ({expected})") from None
+    if parts.scheme != "tcp" or not parts.hostname or port is None or parts.path not in ("", "/"):
+        raise ValueError(f"invalid URL {value!r} ({expected})")
+    if port == 0 and not allow_port_zero:
+        raise ValueError(f"invalid URL {value!r} (port 0 is only allowed for listening)")
+    return value
+
+
+def _connect_url(value: str) -> str:
+    return _tcp_url(value, allow_port_zero=False)
+
+
+def _listen_url(value: str) -> str:
+    return _tcp_url(value, allow_port_zero=True)
+
+
+ConnectUrl = Annotated[str, AfterValidator(_connect_url)]
+ListenUrl = Annotated[str, AfterValidator(_listen_url)]
+
+
+class Section(BaseModel):
+    """Base of every config section: strict about unknown keys, immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(Section):
+    """The building Onthaal runs in."""
+
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="Short id used in MQTT topics (onthaal/<id>/...); lower case, digits, '-'.",
+    )
+    name: str = Field(min_length=1, description="The building's name as visitors know it.")
+    timezone: str = Field(
+        default="Europe/Brussels", description="IANA time zone for opening hours and schedules."
+    )
+    languages: list[Language] = Field(
+        default=["nl", "fr", "en", "de"],
+        min_length=1,
+        description="Languages the robot and the screens speak, most important first.",
+    )
+    default_language: Language = Field(
+        default="nl",
+        validate_default=True,
+        description="Language used before a visitor has chosen one.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (expected e.g. 'Europe/Brussels')"
+            ) from None
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _default_is_offered(cls, value: str, info: ValidationInfo) -> str:
+        languages = info.data.get("languages")
+        if languages is not None and value not in languages:
+            raise ValueError(f"{value!r} is not in site.languages {languages}")
+        return value
+
+
+class RobotConfig(Section):
+    """How Onthaal reaches the robot."""
+
+    backend: Literal["naoqi", "sim"] = Field(
+        default="sim",
+        description="'naoqi' drives a real Pepper over libqi; 'sim' the built-in simulator.",
+    )
+    url: ConnectUrl = Field(
+        default="tcp://127.0.0.1:9559",
+        description="NAOqi endpoint of the real robot (backend = 'naoqi').",
+    )
+
+
+class SimConfig(Section):
+    """The hardware simulator used by ``onthaal sim`` and by ``backend = 'sim'``."""
+
+    robot_listen: ListenUrl = Field(
+        default="tcp://127.0.0.1:0",
+        description="Where the simulated Pepper listens; port 0 picks a free port.",
+    )
+    speed: float = Field(
+        default=1.0,
+        gt=0,
+        description="Simulated seconds per real second for 'onthaal sim' (1 = real time).",
+    )
+    seed: int = Field(default=0, description="Seed for every random choice the simulator makes.")
+
+
+class SupervisorConfig(Section):
+    """Restart policy shared by all supervised children."""
+
+    backoff_initial: float = Field(
+        default=0.5, ge=0, description="Seconds before the first restart of a crashed child."
+    )
+    backoff_max: float = Field(default=30.0, gt=0, description="Upper bound on back-off (s).")
+    max_restarts: int = Field(
+        default=5, ge=0, description="Restarts allowed within restart_period before escalating."
+    )
+    restart_period: float = Field(default=60.0, gt=0, description="Window for max_restarts (s).")
+    shutdown_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds each child gets to stop on shutdown."
+    )
+
+
+class LoggingConfig(Section):
+    """Log output."""
+
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level written."
+    )
+    format: Literal["human", "json"] = Field(
+        default="human", description="'human' lines or 'json' lines (one object per line)."
+    )
+
+
+class Config(Section):
+    """The whole of ``robot.toml``."""
+
+    site: SiteConfig = Field(description="The building.")
+    robot: RobotConfig = Field(description="The robot link.")
+    sim: SimConfig = Field(default_factory=SimConfig, description="The simulator.")
+    supervisor: SupervisorConfig = Field(
+        default_factory=SupervisorConfig, description="Restart policy."
+    )
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log output.")
+
+
+_TOML_POSITION = re.compile(r"^(?P<reason>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, parse and validate a config file; raise :class:`ConfigError` on any problem."""
+    path = Path(path)
+    name = str(path)
+    if path.is_dir():
+        raise ConfigError([f"{name}: is a directory, not a config file"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{name}: file not found"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{name}: not UTF-8 text (byte {exc.start})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{name}: cannot read ({exc.strerror})"]) from None
+    return parse_config(text, name)
+
+
+def parse_config(text: str, name: str = "robot.toml") -> Config:
+    """Parse and validate config text; ``name`` is used in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_POSITION.match(str(exc))
+        if match:
+            where = f"line {match['line']}, column {match['col']}"
+            raise ConfigError([f"{name}: {where}: not valid TOML: {match['reason']}"]) from None
+        raise ConfigError([f"{name}: not valid TOML: {exc}"]) from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([f"{name}: {_describe(err)}" for err in exc.errors()]) from None
+
+
+def _describe(error: Any) -> str:
+    """One pydantic error as ``key.path: reason``."""
+    loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind: str = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(error["loc"][:-1])
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"{loc}: unknown key{hint}"
+    if kind == "missing":
+        what = "section" if _is_section(error["loc"]) else "key"
+        return f"{loc}: missing required {what}"
+    message: str = error["msg"]
+    if kind == "value_error":
+        return f"{loc}: {message.removeprefix('Value error, ')}"
+    if kind == "model_type":
+        return f"{loc}: expected a table ([{loc}]), got {_show(given)}"
+    return f"{loc}: {message[0].lower()}{message[1:]} (got {_show(given)})"
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model = _model_at(loc)
+    return sorted(model.model_fields) if model else []
+
+
+def _is_section(loc: tuple[Any, ...]) -> bool:
+    return _model_at(loc) is not None and len(loc) >= 1

@@ -1,0 +1,85 @@
+"""Structured logging: human-readable lines by default, JSON lines on request.
+
+Every line carries the supervised child it came from (``child``), taken from the
+:data:`onthaal.supervisor.current_child` context variable, so interleaved output from
+concurrent children stays readable. Extra fields passed with ``extra={...}`` are shown
+as ``key=value`` (human) or as JSON keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Literal, TextIO
+
+from onthaal.supervisor import current_child
+
+LogFormat = Literal["human", "json"]
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "child",
+    "taskName",
+}
+
+
+class _ChildFilter(logging.Filter):
+    """Stamp each record with the supervised child it was logged from."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "child"):
+            record.child = current_child.get()
+        return True
+
+
+def _extras(record: logging.LogRecord) -> dict[str, object]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, child, msg and any extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render ``record`` as a single JSON line."""
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "child": getattr(record, "child", "-"),
+            "msg": record.getMessage(),
+        }
+        entry.update(_extras(record))
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class HumanFormatter(logging.Formatter):
+    """``12:00:01.234 INFO  [child] message key=value`` for people at a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render ``record`` as one readable line (plus a traceback at debug level)."""
+        ts = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S.%f")[:-3]
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        line = f"{ts} {record.levelname:<7} [{getattr(record, 'child', '-')}] {record.getMessage()}"
+        if extras:
+            line = f"{line}  {extras}"
+        if record.exc_info and record.exc_info[0] is not None and record.levelno < logging.INFO:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
+def configure_logging(
+    fmt: LogFormat = "human", level: str = "INFO", stream: TextIO | None = None
+) -> None:
+    """Route all logging to ``stream`` (stderr by default) in the chosen format."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
+    handler.addFilter(_ChildFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

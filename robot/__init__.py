@@ -1,0 +1,1 @@
+"""The robot: its hardware abstraction (RobotHAL), the NAOqi backend and reception behaviours."""

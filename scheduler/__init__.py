@@ -1,0 +1,1 @@
+"""Staff-scheduled messages: model, store, resolver and dispatcher."""

@@ -1,0 +1,40 @@
+"""Shared fixtures: a virtual clock started at a fixed instant, a seeded RNG."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from clock import VirtualClock
+
+#: A Tuesday morning, before the city hall opens.
+T0 = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture
+async def clock() -> AsyncIterator[VirtualClock]:
+    """A virtual clock running as fast as possible, starting at :data:`T0`."""
+    async with VirtualClock(T0) as virtual:
+        yield virtual
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    """Seeded randomness, so every run makes the same choices."""
+    return random.Random(1234)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """With CI=true nothing may skip: a skip there is a missing install step, so fail."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which is not allowed: {report.longrepr}"

@@ -1,0 +1,80 @@
+"""The ``onthaal`` command as a user runs it: a real process, real signals, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from onthaal import __version__
+from onthaal.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def onthaal(*args: str, **kwargs: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "onthaal", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"onthaal {__version__}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["fly"], ["sim", "--duration", "soon"], ["sim", "--duration", "-1"], ["run", "--bogus"]],
+    ids=["no command", "unknown command", "bad duration", "negative duration", "unknown flag"],
+)
+def test_bad_arguments_exit_2_with_usage(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert "usage: onthaal" in capsys.readouterr().err
+
+
+def test_sim_runs_for_its_duration_and_stops_cleanly() -> None:
+    proc = onthaal("sim", "--duration", "1", "--log-format", "json")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    lines = [json.loads(line) for line in err.splitlines()]
+    messages = [(line["child"], line["msg"]) for line in lines]
+    assert ("health", "child started") in messages
+    assert lines[-1]["msg"] == "onthaal stopped"
+    assert all({"ts", "level", "logger", "child", "msg"} <= line.keys() for line in lines)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_onthaal_sim_cleanly_and_quickly(signum: signal.Signals) -> None:
+    proc = onthaal("sim", "--log-format", "json")
+    # wait until it is up: the first health line
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 20
+    for line in proc.stderr:
+        if "health health: running" in line:
+            break
+        assert time.monotonic() < deadline, "onthaal sim did not start"
+    started = time.monotonic()
+    os.kill(proc.pid, signum)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - started < 5.0
+    assert "onthaal stopped" in err
+    assert "received " + signum.name in err

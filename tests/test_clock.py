@@ -1,0 +1,125 @@
+"""The virtual clock: a simulated day in milliseconds, in order, and at a chosen speed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+import pytest
+
+from clock import Clock, RealClock, VirtualClock
+from clock.virtual import VirtualClockNotRunning
+from tests.conftest import T0
+
+
+async def test_nine_hour_timeline_of_timers_runs_in_order_in_well_under_a_second() -> None:
+    fired: list[tuple[float, str]] = []
+    async with VirtualClock(T0) as clock:
+        # 9 hours of events: one timer every 30 s plus sleepers, deliberately scheduled
+        # out of order so the heap, not insertion order, decides.
+        offsets = [(i * 30.0) for i in range(9 * 120)]
+        for offset in reversed(offsets):
+            clock.call_later(offset, lambda o=offset: fired.append((clock.monotonic(), f"t{o}")))
+
+        async def sleeper(name: str, seconds: float) -> None:
+            await clock.sleep(seconds)
+            fired.append((clock.monotonic(), name))
+
+        started = time.perf_counter()
+        await asyncio.gather(
+            sleeper("lunch", 4.5 * 3600 + 1), sleeper("close", 9 * 3600), clock.sleep(9 * 3600 + 1)
+        )
+        wall = time.perf_counter() - started
+
+    assert wall < 1.0, f"9 simulated hours took {wall:.2f} s of wall time"
+    assert len(fired) == len(offsets) + 2
+    times = [t for t, _ in fired]
+    assert times == sorted(times), "timers fired out of order"
+    # every timer fired exactly at its own deadline
+    for t, name in fired:
+        if name.startswith("t"):
+            assert t == pytest.approx(float(name[1:]))
+    assert clock.now() == T0 + timedelta(hours=9, seconds=1)
+
+
+async def test_sleep_until_wakes_at_the_wall_time_asked_for(clock: VirtualClock) -> None:
+    target = T0 + timedelta(hours=1, minutes=30)
+    await clock.sleep_until(target)
+    assert clock.now() == target
+    await clock.sleep_until(T0)  # in the past: returns at once
+    assert clock.now() == target
+
+
+async def test_a_cancelled_timer_does_not_fire_and_a_cancelled_sleeper_leaves_no_trace(
+    clock: VirtualClock,
+) -> None:
+    fired: list[str] = []
+    timer = clock.call_later(10, lambda: fired.append("cancelled"))
+    clock.call_later(20, lambda: fired.append("kept"))
+    timer.cancel()
+    sleeper = asyncio.create_task(clock.sleep(15))
+    await clock.sleep(1)
+    sleeper.cancel()
+    await clock.sleep(30)
+    assert fired == ["kept"]
+    assert timer.cancelled()
+    assert sleeper.cancelled()
+
+
+async def test_wait_for_times_out_on_virtual_time_and_cancels_the_work(clock: VirtualClock) -> None:
+    cancelled = asyncio.Event()
+
+    async def slow() -> None:
+        try:
+            await clock.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(TimeoutError):
+        await clock.wait_for(slow(), timeout=5)
+    assert clock.monotonic() == pytest.approx(5)
+    assert cancelled.is_set()
+    assert await clock.wait_for(clock.sleep(1), timeout=5) is None
+
+
+async def test_time_does_not_jump_while_other_tasks_are_still_runnable(
+    clock: VirtualClock,
+) -> None:
+    """A task that keeps working (yielding, not sleeping) sees time stand still."""
+    readings = []
+    for _ in range(100):
+        readings.append(clock.monotonic())
+        await asyncio.sleep(0)  # runnable work, not waiting on the clock
+    assert set(readings) == {0.0}
+
+
+async def test_fixed_speed_runs_simulated_time_faster_than_real_time() -> None:
+    async with VirtualClock(T0, speed=100.0) as clock:
+        started = time.perf_counter()
+        await clock.sleep(20)  # 20 simulated seconds at 100x: about 0.2 s
+        wall = time.perf_counter() - started
+        assert clock.monotonic() >= 20
+    assert 0.15 <= wall < 1.5
+
+
+async def test_sleeping_outside_the_async_with_block_is_an_error() -> None:
+    clock = VirtualClock(T0)
+    with pytest.raises(VirtualClockNotRunning):
+        await clock.sleep(1)
+
+
+def test_virtual_clock_needs_an_aware_start() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        VirtualClock(T0.replace(tzinfo=None))
+
+
+async def test_both_clocks_satisfy_the_protocol() -> None:
+    assert isinstance(RealClock(), Clock)
+    assert isinstance(VirtualClock(T0), Clock)
+    real = RealClock()
+    before = real.monotonic()
+    await real.sleep(0.01)
+    assert real.monotonic() - before >= 0.009
+    assert real.now().tzinfo is not None

@@ -1,0 +1,181 @@
+"""robot.toml: the shipped default is valid; every kind of mistake is named precisely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from onthaal.cli import main
+from onthaal.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+VALID = """\
+[site]
+id = "cityhall"
+name = "Gemeentehuis"
+
+[robot]
+backend = "sim"
+url = "tcp://127.0.0.1:9559"
+"""
+
+
+def test_the_shipped_robot_toml_is_valid_and_runs_on_the_simulator() -> None:
+    config = load_config(REPO / "robot.toml")
+    assert config.robot.backend == "sim"
+    assert config.site.id == "cityhall"
+    assert config.site.default_language == "nl"
+
+
+def test_check_config_prints_ok_for_a_valid_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "robot.toml"
+    path.write_text(VALID)
+    assert main(["check-config", str(path)]) == 0
+    assert capsys.readouterr().out == "ok\n"
+
+
+def test_defaults_fill_in_what_a_minimal_file_leaves_out(tmp_path: Path) -> None:
+    path = tmp_path / "robot.toml"
+    path.write_text(VALID)
+    config = load_config(path)
+    assert config.site.timezone == "Europe/Brussels"
+    assert config.site.languages == ["nl", "fr", "en", "de"]
+    assert config.supervisor.max_restarts == 5
+
+
+MALFORMED: list[tuple[str, str, list[str]]] = [
+    (
+        "bad robot URL",
+        VALID.replace("tcp://127.0.0.1:9559", "tcp//x"),
+        ["robot.url: invalid URL 'tcp//x' (expected tcp://host:port)"],
+    ),
+    (
+        "URL without port",
+        VALID.replace("tcp://127.0.0.1:9559", "tcp://pepper.local"),
+        ["robot.url: invalid URL 'tcp://pepper.local' (expected tcp://host:port)"],
+    ),
+    (
+        "wrong scheme",
+        VALID.replace("tcp://127.0.0.1:9559", "http://pepper:9559"),
+        ["robot.url: invalid URL 'http://pepper:9559'"],
+    ),
+    (
+        "wrong type",
+        VALID + '\n[supervisor]\nmax_restarts = "many"\n',
+        ["supervisor.max_restarts: input should be a valid integer", "(got 'many')"],
+    ),
+    (
+        "unknown key",
+        VALID + 'colour = "blue"\n',
+        ["robot.colour: unknown key (allowed: backend, url)"],
+    ),
+    (
+        "unknown section",
+        VALID + '\n[robots]\nbackend = "sim"\n',
+        ["robots: unknown key (allowed: logging, robot, sim, site, supervisor)"],
+    ),
+    (
+        "missing required section",
+        '[site]\nid = "x"\nname = "y"\n',
+        ["robot: missing required section"],
+    ),
+    (
+        "missing required key",
+        '[site]\nname = "y"\n\n[robot]\n',
+        ["site.id: missing required key"],
+    ),
+    (
+        "unknown backend",
+        VALID.replace('backend = "sim"', 'backend = "ros"'),
+        ["robot.backend: input should be 'naoqi' or 'sim' (got 'ros')"],
+    ),
+    (
+        "unknown time zone",
+        VALID.replace('name = "Gemeentehuis"', 'name = "G"\ntimezone = "Europe/Aalter"'),
+        ["site.timezone: unknown time zone 'Europe/Aalter'"],
+    ),
+    (
+        "default language not offered",
+        VALID.replace('name = "Gemeentehuis"', 'name = "G"\nlanguages = ["fr"]'),
+        ["site.default_language: 'nl' is not in site.languages ['fr']"],
+    ),
+    (
+        "section given as a value",
+        VALID + 'sim = "yes"\n',
+        ["robot.sim: unknown key"],
+    ),
+    (
+        "not TOML at all",
+        "this is not = = toml\n",
+        ["line 1, column", "not valid TOML"],
+    ),
+    (
+        "TOML error further down",
+        VALID + "\n[sim]\nspeed = \n",
+        ["line 10, column 9: not valid TOML"],
+    ),
+    ("empty file", "", ["site: missing required section", "robot: missing required section"]),
+    (
+        "negative speed",
+        VALID + "\n[sim]\nspeed = -2\n",
+        ["sim.speed: input should be greater than 0 (got -2)"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "expected"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_a_malformed_config_exits_2_naming_file_key_and_reason(
+    case: str,
+    text: str,
+    expected: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "robot.toml"
+    path.write_text(text)
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    for fragment in expected:
+        assert fragment in err, f"{case}: {fragment!r} not in {err!r}"
+    for line in err.strip().splitlines():
+        assert line.startswith(f"{path}: "), f"every problem names the file: {line!r}"
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "robot.toml"
+    path.write_text(VALID.replace("tcp://127.0.0.1:9559", "x") + "extra = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert len(info.value.problems) == 2
+
+
+def test_a_directory_instead_of_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(tmp_path)]) == 2
+    assert f"{tmp_path}: is a directory, not a config file" in capsys.readouterr().err
+
+
+def test_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.toml"
+    assert main(["check-config", str(missing)]) == 2
+    assert f"{missing}: file not found" in capsys.readouterr().err
+
+
+def test_a_binary_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "robot.toml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["check-config", str(path)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_run_and_sim_refuse_a_bad_config_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "robot.toml"
+    path.write_text(VALID.replace("tcp://127.0.0.1:9559", "tcp//x"))
+    for command in ("run", "sim"):
+        assert main([command, "--config", str(path), "--duration", "1"]) == 2
+        assert "robot.url: invalid URL" in capsys.readouterr().err
