@@ -1,0 +1,474 @@
+"""``NaoqiRobot``: the :class:`~robot.hal.RobotHAL` over libqi, for a real Pepper.
+
+It speaks to the NAOqi services a Pepper really has (ALTextToSpeech, ALAnimatedSpeech,
+ALTabletService, ALMotion, ALRobotPosture, ALLeds, ALBattery, ALAutonomousLife,
+ALSpeechRecognition) and subscribes to the real ALMemory event keys. The same code
+drives the simulated Pepper in ``hw_sim/pepper``, which listens on loopback.
+
+The link is owned by :meth:`NaoqiRobot.run` (a supervised child, or the task behind
+``async with``): it connects, notices a drop through the session's ``disconnected``
+signal, reports :class:`~robot.hal.ConnectionLost`, reconnects with exponential back-off
+on the injected clock, restores every subscription, and reports
+:class:`~robot.hal.ConnectionRestored`. While the link is down, calls raise
+:class:`~robot.hal.RobotDisconnected` at once instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from clock import Clock
+from robot.hal import (
+    MAX_SPEED_M_S,
+    MAX_STEP_METRES,
+    MAX_TURN_RADIANS,
+    BatteryChanged,
+    BatteryState,
+    ConnectionLost,
+    ConnectionRestored,
+    HeadPart,
+    HeadTouched,
+    InvalidCommand,
+    Language,
+    PersonApproached,
+    PersonLeft,
+    Posture,
+    RobotCommandFailed,
+    RobotDisconnected,
+    RobotEvent,
+    RobotTimeout,
+    TabletTouched,
+    UtteranceHeard,
+)
+from robot.qi_bridge import QiCallError, threadsafe_callback, to_asyncio
+
+log = logging.getLogger("onthaal.robot.naoqi")
+
+#: NAOqi's names for the languages Onthaal speaks.
+NAOQI_LANGUAGE = {"nl": "Dutch", "fr": "French", "en": "English", "de": "German"}
+_FROM_NAOQI_LANGUAGE = {v: k for k, v in NAOQI_LANGUAGE.items()}
+
+# The ALMemory keys Onthaal listens to; all but the tablet key are NAOqi's own.
+ZONE_KEYS = {f"EngagementZones/PersonEnteredZone{zone}": zone for zone in (1, 2, 3)}
+KEY_PERSON_LEFT = "PeoplePerception/JustLeft"
+KEY_WORD_RECOGNIZED = "WordRecognized"
+KEY_BATTERY_CHARGE = "BatteryChargeChanged"
+KEY_POWER_PLUGGED = "BatteryPowerPluggedChanged"
+HEAD_KEYS = {
+    "FrontTactilTouched": HeadPart.FRONT,
+    "MiddleTactilTouched": HeadPart.MIDDLE,
+    "RearTactilTouched": HeadPart.REAR,
+}
+#: Raised by Onthaal's own tablet pages (through QiMessaging JS) when an element is tapped.
+KEY_TABLET_TAPPED = "Onthaal/TabletTapped"
+EVENT_KEYS = (
+    *ZONE_KEYS,
+    KEY_PERSON_LEFT,
+    KEY_WORD_RECOGNIZED,
+    KEY_TABLET_TAPPED,
+    *HEAD_KEYS,
+    KEY_BATTERY_CHARGE,
+    KEY_POWER_PLUGGED,
+)
+
+SERVICES = (
+    "ALMemory",
+    "ALTextToSpeech",
+    "ALAnimatedSpeech",
+    "ALTabletService",
+    "ALMotion",
+    "ALRobotPosture",
+    "ALLeds",
+    "ALBattery",
+    "ALAutonomousLife",
+    "ALSpeechRecognition",
+)
+
+# Messages libqi uses when the other end is gone (as opposed to a refusal by the robot).
+_LINK_ERRORS = ("not connected", "Service removed", "Session closed", "Connect error")
+
+SessionFactory = Callable[[], Any]
+
+
+def _default_session_factory() -> Any:
+    import qi
+
+    return qi.Session()
+
+
+@dataclass
+class _Link:
+    """Everything that belongs to one connection, dropped together when it ends."""
+
+    session: Any
+    proxies: dict[str, Any]
+    subscriptions: list[tuple[Any, int]]
+    lost: asyncio.Future[str]
+    tts_language: str | None = None
+
+
+class _Stream:
+    """One subscriber's view of the robot's events (see :class:`robot.hal.EventStream`)."""
+
+    def __init__(self, owner: NaoqiRobot, maxsize: int) -> None:
+        self._owner = owner
+        self.queue: asyncio.Queue[RobotEvent] = asyncio.Queue(maxsize)
+        owner._streams.add(self)
+
+    def __aiter__(self) -> AsyncIterator[RobotEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[RobotEvent]:
+        while True:
+            yield await self.queue.get()
+
+    async def next(self, timeout: float | None = None) -> RobotEvent:
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._owner._streams.discard(self)
+
+
+class NaoqiRobot:
+    """A Pepper reached over libqi at ``url`` (``tcp://host:9559``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock,
+        session_factory: SessionFactory | None = None,
+        autonomous_life: str | None = "solitary",
+        call_timeout: float = 10.0,
+        reconnect_initial: float = 0.2,
+        reconnect_max: float = 10.0,
+        event_buffer: int = 1000,
+    ) -> None:
+        """Prepare the link; nothing connects until :meth:`run` or ``async with``.
+
+        ``session_factory`` makes a ``qi.Session`` (the default) or anything with its
+        surface; ``autonomous_life`` is the ALAutonomousLife state set on every connect
+        (``None`` leaves it alone); ``call_timeout`` bounds each call in real seconds.
+        """
+        self._url = url
+        self._clock = clock
+        self._session_factory = session_factory or _default_session_factory
+        self._autonomous_life = autonomous_life
+        self._call_timeout = call_timeout
+        self._reconnect = wait_exponential(multiplier=reconnect_initial, max=reconnect_max)
+        self._event_buffer = event_buffer
+        self._link: _Link | None = None
+        self._streams: set[_Stream] = set()
+        self._battery = BatteryState(percent=100, charging=False)
+        self._speech_lock = asyncio.Lock()
+        self._connected_once = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the link is up right now."""
+        return self._link is not None and not self._link.lost.done()
+
+    async def __aenter__(self) -> Self:
+        """Start the link and wait (up to ``call_timeout``) for the first connection."""
+        self._runner = asyncio.create_task(self.run(), name="naoqi-link")
+        waiter = asyncio.create_task(self._connected_once.wait())
+        done, _ = await asyncio.wait(
+            {waiter, self._runner}, timeout=self._call_timeout, return_when="FIRST_COMPLETED"
+        )
+        if waiter not in done:
+            waiter.cancel()
+            await self.close()
+            raise RobotDisconnected(f"could not connect to {self._url}")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Unsubscribe everything and close the session."""
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop the link: release every ALMemory subscription, then close the session."""
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        await self._teardown(release=True)
+
+    async def run(self) -> None:
+        """Keep the link up forever: connect, wait for a drop, reconnect with back-off."""
+        try:
+            while True:
+                async for attempt in AsyncRetrying(
+                    wait=self._reconnect,
+                    sleep=self._clock.sleep,
+                    retry=retry_if_exception_type((QiCallError, RuntimeError, TimeoutError)),
+                    before_sleep=lambda state: log.warning(
+                        "cannot reach robot at %s (attempt %d): %s",
+                        self._url,
+                        state.attempt_number,
+                        state.outcome.exception() if state.outcome else "?",
+                    ),
+                ):
+                    with attempt:
+                        await self._connect()
+                assert self._link is not None
+                if self._connected_once.is_set():
+                    log.info("robot link restored", extra={"url": self._url})
+                    self._emit(ConnectionRestored())
+                else:
+                    log.info("robot link up", extra={"url": self._url})
+                    self._connected_once.set()
+                reason = await self._link.lost
+                log.warning("robot link lost: %s", reason, extra={"url": self._url})
+                await self._teardown(release=False)
+        finally:
+            await self._teardown(release=True)
+
+    # -- events ------------------------------------------------------------------------
+
+    def events(self) -> _Stream:
+        """Subscribe to the robot's events from now on."""
+        return _Stream(self, self._event_buffer)
+
+    def _emit(self, event: RobotEvent) -> None:
+        for stream in list(self._streams):
+            if stream.queue.full():
+                # A stuck consumer must not stop the robot: drop its oldest event.
+                stream.queue.get_nowait()
+                log.warning("event stream full; dropped the oldest event")
+            stream.queue.put_nowait(event)
+
+    def _on_memory_event(self, key: str, value: Any) -> None:
+        event = self._translate(key, value)
+        if event is not None:
+            self._emit(event)
+
+    def _translate(self, key: str, value: Any) -> RobotEvent | None:
+        if key in ZONE_KEYS:
+            return PersonApproached(track_id=str(value), zone=ZONE_KEYS[key])  # type: ignore[arg-type]
+        if key == KEY_PERSON_LEFT:
+            return PersonLeft(track_id=str(value))
+        if key == KEY_WORD_RECOGNIZED:
+            # NAOqi sends [phrase, confidence, phrase2, confidence2, ...]; best first.
+            if not isinstance(value, list | tuple) or len(value) < 2 or not value[0]:
+                return None
+            language = self._link.tts_language if self._link else None
+            return UtteranceHeard(
+                text=str(value[0]),
+                language=_FROM_NAOQI_LANGUAGE.get(language or "", "nl"),  # type: ignore[arg-type]
+                confidence=float(value[1]),
+            )
+        if key == KEY_TABLET_TAPPED:
+            return TabletTouched(element=str(value))
+        if key in HEAD_KEYS:
+            return HeadTouched(part=HEAD_KEYS[key]) if float(value) > 0.5 else None
+        if key == KEY_BATTERY_CHARGE:
+            self._battery = BatteryState(int(value), self._battery.charging)
+            return BatteryChanged(self._battery.percent, self._battery.charging)
+        if key == KEY_POWER_PLUGGED:
+            self._battery = BatteryState(self._battery.percent, bool(value))
+            return BatteryChanged(self._battery.percent, self._battery.charging)
+        return None
+
+    # -- connecting --------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        session = self._session_factory()
+        lost: asyncio.Future[str] = loop.create_future()
+
+        def on_disconnected(reason: Any = "disconnected") -> None:
+            if not lost.done():
+                lost.set_result(str(reason))
+                self._emit(ConnectionLost(str(reason)))
+
+        try:
+            await self._await(session.connect(self._url, _async=True))
+            session.disconnected.connect(threadsafe_callback(loop, on_disconnected))
+            proxies = {
+                name: await self._await(session.service(name, _async=True)) for name in SERVICES
+            }
+            link = _Link(session, proxies, [], lost)
+            memory = proxies["ALMemory"]
+            for key in EVENT_KEYS:
+                subscriber = await self._await(memory.subscriber(key, _async=True))
+                callback = threadsafe_callback(loop, self._on_memory_event, key)
+                link_id = await self._await(subscriber.signal.connect(callback, _async=True))
+                link.subscriptions.append((subscriber, link_id))
+            if self._autonomous_life is not None:
+                await self._await(
+                    proxies["ALAutonomousLife"].setState(self._autonomous_life, _async=True)
+                )
+            link.tts_language = await self._await(
+                proxies["ALTextToSpeech"].getLanguage(_async=True)
+            )
+            percent = await self._await(proxies["ALBattery"].getBatteryCharge(_async=True))
+            try:
+                plugged = await self._await(memory.getData(KEY_POWER_PLUGGED, _async=True))
+            except QiCallError:
+                plugged = False  # never raised since boot
+            self._battery = BatteryState(int(percent), bool(plugged))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                session.close()
+            raise
+        self._link = link
+
+    async def _teardown(self, *, release: bool) -> None:
+        """Forget the current link; with ``release``, unsubscribe politely first."""
+        link, self._link = self._link, None
+        if link is None:
+            return
+        if release and not link.lost.done():
+            for subscriber, link_id in link.subscriptions:
+                with contextlib.suppress(Exception):
+                    await self._await(subscriber.signal.disconnect(link_id, _async=True))
+        link.subscriptions.clear()
+        if not link.lost.done():
+            link.lost.set_result("closed")
+        with contextlib.suppress(Exception):
+            link.session.close()
+
+    async def _await(self, future: Any, timeout: float | None = None) -> Any:
+        return await asyncio.wait_for(to_asyncio(future), timeout or self._call_timeout)
+
+    # -- calls -------------------------------------------------------------------------
+
+    async def _call(
+        self, service: str, method: str, *args: Any, timeout: float | None = None
+    ) -> Any:
+        link = self._link
+        if link is None or link.lost.done():
+            raise RobotDisconnected(f"robot link is down; {service}.{method} not sent")
+        try:
+            future = getattr(link.proxies[service], method)(*args, _async=True)
+            return await self._await(future, timeout)
+        except TimeoutError:
+            raise RobotTimeout(f"{service}.{method} did not answer in time") from None
+        except (QiCallError, RuntimeError) as exc:
+            if link.lost.done() or any(marker in str(exc) for marker in _LINK_ERRORS):
+                raise RobotDisconnected(f"robot link dropped during {service}.{method}") from exc
+            raise RobotCommandFailed(service, method, str(exc).split("\n", 1)[0]) from exc
+
+    async def _speak(self, service: str, text: str, language: Language) -> None:
+        if language not in NAOQI_LANGUAGE:
+            raise InvalidCommand(f"unsupported language {language!r}")
+        if not text.strip():
+            return
+        async with self._speech_lock:
+            name = NAOQI_LANGUAGE[language]
+            link = self._link
+            if link is not None and link.tts_language != name:
+                await self._call("ALTextToSpeech", "setLanguage", name)
+                await self._call("ALSpeechRecognition", "setLanguage", name)
+                link.tts_language = name
+            # Speech takes time: allow a generous 1 s per 8 characters on top of the usual.
+            await self._call(service, "say", text, timeout=self._call_timeout + len(text) / 8)
+
+    async def say(self, text: str, language: Language) -> None:
+        """Speak plainly with ALTextToSpeech."""
+        await self._speak("ALTextToSpeech", text, language)
+
+    async def animated_say(self, text: str, language: Language) -> None:
+        """Speak with gestures with ALAnimatedSpeech."""
+        await self._speak("ALAnimatedSpeech", text, language)
+
+    async def show_url(self, url: str) -> None:
+        """Show a web page with ALTabletService.showWebview."""
+        if not await self._call("ALTabletService", "showWebview", url):
+            raise RobotCommandFailed("ALTabletService", "showWebview", f"refused {url!r}")
+
+    async def show_image(self, url: str) -> None:
+        """Show an image with ALTabletService.showImage."""
+        if not await self._call("ALTabletService", "showImage", url):
+            raise RobotCommandFailed("ALTabletService", "showImage", f"refused {url!r}")
+
+    async def show_html(self, html: str) -> None:
+        """Show an HTML document, as a data: URL in the tablet's webview."""
+        await self.show_url("data:text/html;charset=utf-8," + quote(html))
+
+    async def hide_tablet(self) -> None:
+        """Hide whatever the tablet shows (ALTabletService.hide)."""
+        await self._call("ALTabletService", "hide")
+
+    async def move(self, x: float, y: float, theta: float, speed: float = 0.2) -> None:
+        """ALMotion.moveTo within Onthaal's bounds (1 m, half a turn, 0.35 m/s)."""
+        if max(abs(x), abs(y)) > MAX_STEP_METRES:
+            raise InvalidCommand(f"refusing to move more than {MAX_STEP_METRES} m ({x}, {y})")
+        if abs(theta) > MAX_TURN_RADIANS:
+            raise InvalidCommand(f"refusing to turn more than half a turn ({theta} rad)")
+        if not 0 < speed <= MAX_SPEED_M_S:
+            raise InvalidCommand(f"speed must be in (0, {MAX_SPEED_M_S}] m/s, got {speed}")
+        seconds = (abs(x) + abs(y)) / speed + abs(theta) / 0.5
+        await self._call(
+            "ALMotion",
+            "moveTo",
+            x,
+            y,
+            theta,
+            [["MaxVelXY", speed]],
+            timeout=self._call_timeout + seconds,
+        )
+
+    async def turn(self, theta: float) -> None:
+        """Turn on the spot."""
+        await self.move(0.0, 0.0, theta)
+
+    async def stop_motion(self) -> None:
+        """ALMotion.stopMove."""
+        await self._call("ALMotion", "stopMove")
+
+    async def go_to_posture(self, posture: Posture, speed: float = 0.6) -> None:
+        """ALRobotPosture.goToPosture."""
+        if not 0 < speed <= 1:
+            raise InvalidCommand(f"posture speed must be in (0, 1], got {speed}")
+        if not await self._call("ALRobotPosture", "goToPosture", str(Posture(posture)), speed):
+            raise RobotCommandFailed("ALRobotPosture", "goToPosture", f"could not reach {posture}")
+
+    async def wake_up(self) -> None:
+        """ALMotion.wakeUp."""
+        await self._call("ALMotion", "wakeUp")
+
+    async def rest(self) -> None:
+        """ALMotion.rest."""
+        await self._call("ALMotion", "rest")
+
+    async def set_eyes(self, rgb: int, duration: float = 0.3) -> None:
+        """ALLeds.fadeRGB on the face LEDs."""
+        if not 0 <= rgb <= 0xFFFFFF:
+            raise InvalidCommand(f"colour must be 0xRRGGBB, got {rgb:#x}")
+        await self._call("ALLeds", "fadeRGB", "FaceLeds", rgb, float(duration))
+
+    async def battery(self) -> BatteryState:
+        """ALBattery.getBatteryCharge, plus the charging state last reported."""
+        percent = await self._call("ALBattery", "getBatteryCharge")
+        self._battery = BatteryState(int(percent), self._battery.charging)
+        return self._battery
