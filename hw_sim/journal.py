@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +25,11 @@ class Journal:
         self._entries: list[dict[str, Any]] = []
         self._lock = threading.Lock()  # libqi threads may read while the loop appends
         self._file: TextIO | None = path.open("a", encoding="utf-8") if path else None
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    def add_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener(entry)`` for every entry recorded from now on (on the loop)."""
+        self._listeners.append(listener)
 
     def record(self, device: str, action: str, **fields: Any) -> dict[str, Any]:
         """Append one action and return the entry."""
@@ -38,6 +44,8 @@ class Journal:
             if self._file is not None:
                 self._file.write(json.dumps(entry, ensure_ascii=False, sort_keys=False) + "\n")
                 self._file.flush()
+        for listener in self._listeners:
+            listener(entry)
         return entry
 
     def since(self, index: int = 0) -> list[dict[str, Any]]:

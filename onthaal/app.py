@@ -11,8 +11,11 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from clock import Clock, RealClock, VirtualClock
+from hw_sim.journal import Journal
+from hw_sim.pepper import SimulatedPepper, libqi_available
 from onthaal.config import Config
 from onthaal.supervisor import (
     Backoff,
@@ -24,6 +27,7 @@ from onthaal.supervisor import (
     Supervisor,
     install_signal_handlers,
 )
+from robot.naoqi import NaoqiRobot
 
 log = logging.getLogger("onthaal.app")
 
@@ -83,6 +87,43 @@ class HealthWatcher:
             await self._clock.sleep(HEALTH_INTERVAL)
 
 
+def _journal(config: Config, clock: Clock) -> Journal:
+    path = Path(config.sim.journal) if config.sim.journal else None
+    return Journal(clock, path)
+
+
+def robot_children(config: Config, mode: Mode, clock: Clock) -> list[ChildSpec]:
+    """The robot link, and the simulated Pepper it talks to when simulating."""
+    if not mode.simulate and config.robot.backend == "naoqi":
+        robot = NaoqiRobot(
+            config.robot.url,
+            clock=clock,
+            autonomous_life=config.robot.autonomous_life,
+            call_timeout=config.robot.call_timeout,
+        )
+        return [ChildSpec("robot-link", robot.run)]
+
+    sim = SimulatedPepper(
+        clock,
+        _journal(config, clock),
+        listen=config.sim.robot_listen,
+        transport=config.sim.transport,
+    )
+
+    async def simulated_link() -> None:
+        await sim.started.wait()
+        robot = NaoqiRobot(
+            sim.url,
+            clock=clock,
+            session_factory=sim.session_factory,
+            autonomous_life=config.robot.autonomous_life,
+            call_timeout=config.robot.call_timeout,
+        )
+        await robot.run()
+
+    return [ChildSpec("sim-pepper", sim.run), ChildSpec("robot-link", simulated_link)]
+
+
 def build_clock(config: Config, mode: Mode) -> tuple[Clock, VirtualClock | None]:
     """The real clock, or in simulation a virtual one at ``[sim] speed``."""
     if not mode.simulate:
@@ -100,7 +141,10 @@ async def serve(config: Config, mode: Mode) -> int:
     if virtual is not None:
         await virtual.__aenter__()
     watcher = HealthWatcher(clock)
-    children = [ChildSpec("health", watcher.run, RestartPolicy.PERMANENT)]
+    children = [
+        *robot_children(config, mode, clock),
+        ChildSpec("health", watcher.run, RestartPolicy.PERMANENT),
+    ]
     supervisor = supervisor_for(config, "onthaal", children, clock)
     watcher.watch(supervisor)
     remove_handlers = install_signal_handlers(supervisor)
@@ -125,4 +169,29 @@ async def serve(config: Config, mode: Mode) -> int:
         if virtual is not None:
             await virtual.__aexit__(None, None, None)
     log.info("onthaal stopped")
+    return 0
+
+
+async def serve_sim_robot(config: Config, listen: str, journal: Path | None) -> int:
+    """Run the simulated Pepper alone on libqi, for integrators' own qi code."""
+    if not libqi_available():
+        log.error("onthaal sim-robot needs the qi package (libqi-python), which is not installed")
+        return 1
+    clock = VirtualClock(datetime.now(UTC), speed=config.sim.speed)
+    async with clock:
+        sim = SimulatedPepper(clock, Journal(clock, journal), listen=listen, transport="libqi")
+        supervisor = supervisor_for(config, "sim-robot", [ChildSpec("sim-pepper", sim.run)], clock)
+        remove_handlers = install_signal_handlers(supervisor)
+        runner = asyncio.create_task(supervisor.run())
+        try:
+            started = asyncio.create_task(sim.started.wait())
+            await asyncio.wait({started, runner}, return_when=asyncio.FIRST_COMPLETED)
+            if sim.started.is_set():
+                print(f"simulated Pepper listening on {sim.url}", flush=True)
+            await runner
+        except RestartIntensityExceeded as exc:
+            log.error("giving up: %s", exc)
+            return 1
+        finally:
+            remove_handlers()
     return 0

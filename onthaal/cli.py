@@ -10,10 +10,11 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from onthaal import __version__
-from onthaal.app import Mode, serve
-from onthaal.config import Config, ConfigError, load_config
+from onthaal.app import Mode, serve, serve_sim_robot
+from onthaal.config import Config, ConfigError, listen_url, load_config
 from onthaal.logs import configure_logging
 
 EXIT_OK = 0
@@ -65,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="SECONDS",
             help="stop after this many wall-clock seconds (default: run until interrupted)",
         )
+    sim_robot = commands.add_parser(
+        "sim-robot",
+        parents=[common],
+        help="run the simulated Pepper alone, for your own qi clients",
+    )
+    sim_robot.add_argument(
+        "--listen", metavar="URL", help="libqi endpoint to listen on (default: [sim] robot_listen)"
+    )
+    sim_robot.add_argument("--journal", metavar="PATH", help="write the action journal here")
     return parser
 
 
@@ -94,5 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(
         args.log_format or config.logging.format, args.log_level or config.logging.level
     )
+    if args.command == "sim-robot":
+        listen = args.listen or config.sim.robot_listen
+        try:
+            listen_url(listen)
+        except ValueError as exc:
+            print(f"--listen: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        journal = Path(args.journal) if args.journal else None
+        return asyncio.run(serve_sim_robot(config, listen, journal))
     mode = Mode(simulate=args.command == "sim", duration=args.duration)
     return asyncio.run(serve(config, mode))

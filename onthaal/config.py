@@ -55,12 +55,13 @@ def _connect_url(value: str) -> str:
     return _tcp_url(value, allow_port_zero=False)
 
 
-def _listen_url(value: str) -> str:
+def listen_url(value: str) -> str:
+    """Check a libqi listen endpoint (port 0 allowed); raises ValueError saying why."""
     return _tcp_url(value, allow_port_zero=True)
 
 
 ConnectUrl = Annotated[str, AfterValidator(_connect_url)]
-ListenUrl = Annotated[str, AfterValidator(_listen_url)]
+ListenUrl = Annotated[str, AfterValidator(listen_url)]
 
 
 class Section(BaseModel):
@@ -122,6 +123,13 @@ class RobotConfig(Section):
         default="tcp://127.0.0.1:9559",
         description="NAOqi endpoint of the real robot (backend = 'naoqi').",
     )
+    autonomous_life: Literal["solitary", "interactive", "disabled", "safeguard"] | None = Field(
+        default="solitary",
+        description="ALAutonomousLife state set on connect; 'solitary' keeps people perception on.",
+    )
+    call_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a robot call may take before it fails."
+    )
 
 
 class SimConfig(Section):
@@ -137,6 +145,13 @@ class SimConfig(Section):
         description="Simulated seconds per real second for 'onthaal sim' (1 = real time).",
     )
     seed: int = Field(default=0, description="Seed for every random choice the simulator makes.")
+    transport: Literal["auto", "libqi", "inprocess"] = Field(
+        default="auto",
+        description="How the simulated Pepper is served: libqi on loopback when qi imports.",
+    )
+    journal: str | None = Field(
+        default=None, description="Write the simulator's action journal (JSON lines) here."
+    )
 
 
 class SupervisorConfig(Section):

@@ -51,12 +51,16 @@ def test_bad_arguments_exit_2_with_usage(
 
 
 def test_sim_runs_for_its_duration_and_stops_cleanly() -> None:
-    proc = onthaal("sim", "--duration", "1", "--log-format", "json")
+    proc = onthaal("sim", "--duration", "2", "--log-format", "json")
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     lines = [json.loads(line) for line in err.splitlines()]
     messages = [(line["child"], line["msg"]) for line in lines]
     assert ("health", "child started") in messages
+    # the simulated Pepper is up and the robot link reached it over libqi
+    assert ("sim-pepper", "simulated Pepper listening") in messages
+    assert ("robot-link", "robot link up") in messages
+    assert "terminate called" not in err
     assert lines[-1]["msg"] == "onthaal stopped"
     assert all({"ts", "level", "logger", "child", "msg"} <= line.keys() for line in lines)
 

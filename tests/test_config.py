@@ -71,7 +71,7 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
     (
         "unknown key",
         VALID + 'colour = "blue"\n',
-        ["robot.colour: unknown key (allowed: backend, url)"],
+        ["robot.colour: unknown key (allowed: autonomous_life, backend, call_timeout, url)"],
     ),
     (
         "unknown section",

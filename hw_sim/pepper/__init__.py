@@ -44,13 +44,14 @@ class SimulatedPepper:
         if transport == "auto":
             transport = "libqi" if libqi_available() else "inprocess"
         self.transport: Literal["libqi", "inprocess"] = transport
-        self.journal = journal or Journal(clock)
+        self.journal = journal if journal is not None else Journal(clock)
         self.world = PepperWorld(clock, self.journal)
         install_services(self.world)
         self._listen = listen
         self._host: Any = None
         self._battery: asyncio.Task[None] | None = None
         self.url = listen
+        self.started = asyncio.Event()
 
     @property
     def state(self) -> PepperState:
@@ -75,7 +76,9 @@ class SimulatedPepper:
         else:
             self._host = InProcessHub(self.world)
         self.url = self._host.start()
+        self._listen = self.url  # a restart comes back on the same port
         self._battery = asyncio.create_task(self.world.run(), name="sim-pepper-battery")
+        self.started.set()
         return self.url
 
     async def stop(self) -> None:
@@ -88,6 +91,7 @@ class SimulatedPepper:
         if self._host is not None:
             self._host.close()
             self._host = None
+        self.started.clear()
 
     async def __aenter__(self) -> Self:
         """Start serving."""

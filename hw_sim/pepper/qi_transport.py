@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import inspect
 import logging
@@ -82,7 +83,10 @@ class QiHost:
 def _signal_factory(loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[bool], None]], Signal]:
     def make(on_change: Callable[[bool], None]) -> Signal:
         def on_connect(has_subscribers: bool) -> None:  # on a libqi thread
-            loop.call_soon_threadsafe(on_change, bool(has_subscribers))
+            # An exception escaping into libqi aborts the process; the loop may be closed
+            # already when the last subscriber goes away at exit.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(on_change, bool(has_subscribers))
 
         signal: Signal = qi.Signal("m", on_connect)
         return signal
