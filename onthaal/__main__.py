@@ -1,5 +1,5 @@
 """``python -m onthaal`` is the same as the ``onthaal`` command."""
 
-from onthaal.cli import main
+from onthaal.cli import entry
 
-raise SystemExit(main())
+entry()

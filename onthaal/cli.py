@@ -16,6 +16,7 @@ from onthaal import __version__
 from onthaal.app import Mode, serve, serve_sim_robot
 from onthaal.config import Config, ConfigError, listen_url, load_config
 from onthaal.logs import configure_logging
+from onthaal.process import finish
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -85,6 +86,11 @@ def _load(path: str) -> Config | None:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return None
+
+
+def entry() -> None:
+    """The ``onthaal`` console script: run :func:`main` and end the process."""
+    finish(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -28,6 +29,24 @@ async def clock() -> AsyncIterator[VirtualClock]:
 def rng() -> random.Random:
     """Seeded randomness, so every run makes the same choices."""
     return random.Random(1234)
+
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remember the outcome for :func:`pytest_unconfigure`."""
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """libqi can abort the interpreter's finalisation; end the run the same way as the CLI."""
+    from onthaal.process import finish
+
+    if "qi" in sys.modules:
+        finish(_exit_status)
 
 
 @pytest.hookimpl(hookwrapper=True)
