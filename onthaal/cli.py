@@ -15,6 +15,7 @@ from pathlib import Path
 from onthaal import __version__
 from onthaal.app import Mode, serve, serve_sim_robot
 from onthaal.config import Config, ConfigError, listen_url, load_config
+from onthaal.dialogue_cli import run_dialogue_command
 from onthaal.logs import configure_logging
 from onthaal.process import finish
 
@@ -67,6 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="SECONDS",
             help="stop after this many wall-clock seconds (default: run until interrupted)",
         )
+    chat = commands.add_parser(
+        "chat", parents=[common], help="talk to the dialogue engine (try the knowledge base)"
+    )
+    chat.add_argument("--json", metavar="TEXT", help="answer TEXT once, as JSON, and exit")
+    chat.add_argument("--language", choices=["nl", "fr", "en", "de"], help="start language")
+
+    dialogue = commands.add_parser("dialogue", help="knowledge-base tools")
+    dialogue_commands = dialogue.add_subparsers(dest="dialogue_command", required=True)
+    evaluation = dialogue_commands.add_parser(
+        "eval", parents=[common], help="measure the engine on a labelled JSON-lines file"
+    )
+    evaluation.add_argument("file", help='lines of {"text", "lang", "intent"}')
+    evaluation.add_argument("--json", action="store_true", help="print the numbers as JSON")
+
     sim_robot = commands.add_parser(
         "sim-robot",
         parents=[common],
@@ -110,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(
         args.log_format or config.logging.format, args.log_level or config.logging.level
     )
+    if args.command in ("chat", "dialogue"):
+        return run_dialogue_command(args, config, Path(args.config))
     if args.command == "sim-robot":
         listen = args.listen or config.sim.robot_listen
         try:

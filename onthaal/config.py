@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -154,6 +155,67 @@ class SimConfig(Section):
     )
 
 
+_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+def _hours(value: list[str]) -> list[str]:
+    previous = ""
+    for item in value:
+        match = _HOURS.match(item)
+        if not match:
+            raise ValueError(f"invalid opening hours {item!r} (expected 'HH:MM-HH:MM')")
+        start, end = item.split("-")
+        if not (start < end) or not (previous <= start) or int(match[1]) > 23 or int(match[3]) > 24:
+            raise ValueError(f"invalid opening hours {item!r} (times out of order)")
+        previous = end
+    return value
+
+
+Hours = Annotated[list[str], AfterValidator(_hours)]
+
+
+class OpeningHoursConfig(Section):
+    """When the building is open; the robot answers 'are you open on Saturday?' from it."""
+
+    monday: Hours = Field(default=["08:30-12:00", "13:30-16:30"], description="Monday hours.")
+    tuesday: Hours = Field(default=["08:30-12:00"], description="Tuesday hours.")
+    wednesday: Hours = Field(default=["08:30-12:00", "13:30-16:30"], description="Wednesday hours.")
+    thursday: Hours = Field(default=["08:30-12:00", "16:00-19:00"], description="Thursday hours.")
+    friday: Hours = Field(default=["08:30-12:00"], description="Friday hours.")
+    saturday: Hours = Field(default=["09:00-12:00"], description="Saturday hours.")
+    sunday: Hours = Field(default=[], description="Sunday hours (empty: closed).")
+    public_holidays: str | None = Field(
+        default="BE", description="Country whose public holidays close the building (None: none)."
+    )
+    closed: dict[str, str] = Field(
+        default_factory=dict, description="Extra closing days: 'YYYY-MM-DD' = reason."
+    )
+    exceptions: dict[str, Hours] = Field(
+        default_factory=dict, description="Special hours on a date: 'YYYY-MM-DD' = [hours]."
+    )
+
+    @field_validator("closed", "exceptions")
+    @classmethod
+    def _dates(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            try:
+                date.fromisoformat(key)
+            except ValueError:
+                raise ValueError(f"invalid date {key!r} (expected YYYY-MM-DD)") from None
+        return value
+
+
+class DialogueConfig(Section):
+    """The dialogue engine."""
+
+    knowledge_base: str = Field(
+        default="content/kb", description="Folder of the knowledge base (relative to the config)."
+    )
+    threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Confidence below which a question is not understood."
+    )
+
+
 class SupervisorConfig(Section):
     """Restart policy shared by all supervised children."""
 
@@ -187,6 +249,10 @@ class Config(Section):
     site: SiteConfig = Field(description="The building.")
     robot: RobotConfig = Field(description="The robot link.")
     sim: SimConfig = Field(default_factory=SimConfig, description="The simulator.")
+    opening_hours: OpeningHoursConfig = Field(
+        default_factory=OpeningHoursConfig, description="Opening hours."
+    )
+    dialogue: DialogueConfig = Field(default_factory=DialogueConfig, description="Dialogue.")
     supervisor: SupervisorConfig = Field(
         default_factory=SupervisorConfig, description="Restart policy."
     )

@@ -76,7 +76,10 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
     (
         "unknown section",
         VALID + '\n[robots]\nbackend = "sim"\n',
-        ["robots: unknown key (allowed: logging, robot, sim, site, supervisor)"],
+        [
+            "robots: unknown key (allowed: dialogue, logging, opening_hours, robot, sim, site, "
+            "supervisor)"
+        ],
     ),
     (
         "missing required section",

@@ -1,0 +1,327 @@
+"""The dialogue engine: understand a question, answer it, ask back, or hand over.
+
+:meth:`DialogueEngine.understand` is stateless: text in, (intent, confidence, language)
+out. A :class:`Conversation` adds what a visitor expects from a person at the desk: it
+asks back when two topics are equally likely, keeps the topic for a follow-up ("and on
+Saturday?"), hands over to a colleague after two misunderstandings in a row or when
+asked, and forgets everything when the visitor leaves. It keeps no transcript.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+
+from clock import Clock
+from dialogue.calendar import DayHours, OpeningCalendar
+from dialogue.kb import CALENDAR_VARIABLES, Desk, Intent, KnowledgeBase, template_fields
+from dialogue.langid import LanguageDetector
+from dialogue.matcher import Matcher, Scored
+from dialogue.normalize import LanguageData, Tokens, fold, language_data, tokenize
+
+#: Below this confidence an utterance is not understood.
+THRESHOLD = 0.5
+#: When the runner-up is this close to the best, ask which one the visitor meant.
+CLARIFY_MARGIN = 0.04
+#: Misunderstandings in a row before a colleague is called.
+FAILURES_BEFORE_HANDOVER = 2
+
+
+class ReplyKind(enum.StrEnum):
+    """What kind of reply the robot gives."""
+
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    NO_MATCH = "no_match"
+    HANDOVER = "handover"
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What an utterance most likely means."""
+
+    intent: str | None
+    confidence: float
+    language: str
+    alternatives: tuple[Scored, ...] = ()
+    day: date | None = None  # a day the visitor mentioned ("on Saturday", "tomorrow")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the robot says back, and what else it should do."""
+
+    kind: ReplyKind
+    text: str
+    language: str
+    intent: str | None = None
+    confidence: float = 0.0
+    desk: Desk | None = None
+    tablet: str | None = None
+    ends_conversation: bool = False
+    options: tuple[str, ...] = ()  # the intents offered when asking back
+
+
+class DialogueEngine:
+    """Understands and answers questions from one knowledge base."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        calendar: OpeningCalendar,
+        clock: Clock,
+        *,
+        default_language: str,
+        threshold: float = THRESHOLD,
+        clarify_margin: float = CLARIFY_MARGIN,
+    ) -> None:
+        """Index ``kb``; answers about opening hours use ``calendar`` and ``clock``."""
+        self.kb = kb
+        self.calendar = calendar
+        self.clock = clock
+        self.default_language = default_language
+        self.threshold = threshold
+        self.clarify_margin = clarify_margin
+        self._matcher = Matcher(kb)
+        self._languages = language_data()
+        vocabulary = {
+            language: self._matcher.vocabulary(language) | set(self._languages[language].stopwords)
+            for language in kb.languages
+        }
+        self._detector = LanguageDetector(kb.languages, vocabulary)
+
+    def conversation(self, language: str | None = None) -> Conversation:
+        """A new conversation, starting in ``language`` (default: the site's)."""
+        return Conversation(self, language or self.default_language)
+
+    # -- understanding -------------------------------------------------------------------
+
+    def understand(self, text: str, prior_language: str | None = None) -> Understanding:
+        """The intent of ``text``, with the language it is in."""
+        language, _ = self._detector.detect(text, prior_language or self.default_language)
+        tokens = tokenize(text, language)
+        data = self._languages[language]
+        day = self._mentioned_day(tokens, data)
+        slot_words = frozenset(data.days) | data.today | data.tomorrow
+        ranked = self._matcher.score(tokens, language, ignore=slot_words)
+        best = ranked[0] if ranked and ranked[0].confidence >= self.threshold else None
+        return Understanding(
+            intent=best.intent if best else None,
+            confidence=best.confidence if best else (ranked[0].confidence if ranked else 0.0),
+            language=language,
+            alternatives=tuple(ranked[:3]),
+            day=day,
+        )
+
+    def _mentioned_day(self, tokens: Tokens, data: LanguageData) -> date | None:
+        today = self.calendar.local(self.clock.now()).date()
+        for word in tokens.words:
+            if word in data.days:
+                ahead = (data.days.index(word) - today.weekday()) % 7
+                return today + timedelta(days=ahead)
+            if word in data.tomorrow:
+                return today + timedelta(days=1)
+            if word in data.today:
+                return today
+        return None
+
+    # -- answering -----------------------------------------------------------------------
+
+    def answer(self, intent_id: str, language: str, day: date | None = None) -> Reply:
+        """The reply for ``intent_id`` in ``language`` (``day``: for opening hours)."""
+        intent = self.kb.intents[intent_id]
+        text = self.render(intent, language, day)
+        desk = self.kb.desks.get(intent.desk) if intent.desk else None
+        return Reply(
+            kind=ReplyKind.HANDOVER if intent.handover else ReplyKind.ANSWER,
+            text=text,
+            language=language,
+            intent=intent.id,
+            desk=desk,
+            tablet=intent.tablet,
+            ends_conversation=intent.ends_conversation,
+        )
+
+    def render(self, intent: Intent, language: str, day: date | None = None) -> str:
+        """Fill in an intent's answer template."""
+        template = intent.answers[language]
+        values: dict[str, str] = {
+            name: self.kb.variable(name, language) for name in self.kb.variables
+        }
+        if intent.desk:
+            desk = self.kb.desks[intent.desk]
+            values["desk"] = desk.name[language]
+            values["desk_location"] = desk.location[language]
+        if template_fields(template) & CALENDAR_VARIABLES:
+            values["day_hours"] = self.day_hours(language, day)
+            values["next_open"] = self.next_open(language)
+        return " ".join(template.format(**values).split())
+
+    def phrase(self, key: str, language: str, /, **values: str) -> str:
+        """One of the engine's own sentences from ``_phrases.toml``."""
+        return str(self.kb.phrases[key][language]).format(**values)
+
+    def day_hours(self, language: str, day: date | None = None) -> str:
+        """'Today we are open from 8.30 to 12.00.' for ``day`` (default today)."""
+        today = self.calendar.local(self.clock.now()).date()
+        day = day or today
+        hours = self.calendar.hours_on(day, language)
+        if day == today:
+            label = self.phrase("today", language)
+        elif day == today + timedelta(days=1):
+            label = self.phrase("tomorrow", language)
+        else:
+            weekday = self.kb.phrases["weekdays"][language][day.weekday()]
+            label = self.phrase("on_day", language, weekday=weekday)
+        if hours.open:
+            return self.phrase(
+                "open_on_day", language, day=label, ranges=self._ranges(hours, language)
+            )
+        reason = (
+            self.phrase("holiday", language, name=hours.closed_reason)
+            if hours.closed_reason
+            else ""
+        )
+        return self.phrase("closed_on_day", language, day=label, reason=reason)
+
+    def next_open(self, language: str) -> str:
+        """'We open again on Monday at 8.30.' when closed now; empty when open."""
+        now = self.clock.now()
+        if self.calendar.is_open(now):
+            return ""
+        opening = self.calendar.next_opening(now)
+        if opening is None:
+            return ""
+        weekday = self.kb.phrases["weekdays"][language][opening.weekday()]
+        return self.phrase(
+            "next_open", language, weekday=weekday, time=self._time(opening.time(), language)
+        )
+
+    def _ranges(self, hours: DayHours, language: str) -> str:
+        parts = [
+            self.phrase(
+                "range", language, start=self._time(s, language), end=self._time(e, language)
+            )
+            for s, e in hours.ranges
+        ]
+        return str(self.kb.phrases["range_join"][language]).join(parts)
+
+    def _time(self, moment: time, language: str) -> str:
+        return self.phrase("time", language, h=str(moment.hour), mm=f"{moment.minute:02d}")
+
+
+@dataclass
+class Conversation:
+    """One visitor's conversation: language, topic, pending question, misunderstandings."""
+
+    engine: DialogueEngine
+    language: str
+    topic: str | None = None
+    failures: int = 0
+    options: tuple[str, ...] = field(default=())
+
+    def reset(self, language: str | None = None) -> None:
+        """Forget everything (the visitor left)."""
+        self.language = language or self.engine.default_language
+        self.topic = None
+        self.failures = 0
+        self.options = ()
+
+    def respond(self, text: str) -> Reply:
+        """The robot's reply to what the visitor just said."""
+        engine = self.engine
+        understood = engine.understand(text, prior_language=self.language)
+        self.language = understood.language
+        chosen = self._choice(text, understood) if self.options else None
+        self.options = ()
+        if chosen is not None:
+            return self._answer(chosen, understood)
+
+        if understood.intent is None:
+            if understood.day is not None and self._topic_takes_a_day():
+                assert self.topic is not None
+                return self._answer(self.topic, understood)
+            return self._misunderstood(understood)
+
+        ranked = understood.alternatives
+        if (
+            len(ranked) > 1
+            and ranked[1].confidence >= engine.threshold
+            and ranked[0].confidence - ranked[1].confidence < engine.clarify_margin
+        ):
+            return self._ask_back(ranked[0].intent, ranked[1].intent, understood)
+        return self._answer(understood.intent, understood)
+
+    def _answer(self, intent_id: str, understood: Understanding) -> Reply:
+        self.failures = 0
+        self.topic = intent_id
+        reply = self.engine.answer(intent_id, self.language, understood.day)
+        return Reply(
+            kind=reply.kind,
+            text=reply.text,
+            language=reply.language,
+            intent=reply.intent,
+            confidence=understood.confidence,
+            desk=reply.desk,
+            tablet=reply.tablet,
+            ends_conversation=reply.ends_conversation,
+        )
+
+    def _misunderstood(self, understood: Understanding) -> Reply:
+        self.failures += 1
+        if self.failures >= FAILURES_BEFORE_HANDOVER:
+            self.failures = 0
+            return Reply(
+                ReplyKind.HANDOVER,
+                self.engine.phrase("handover", self.language),
+                self.language,
+                confidence=understood.confidence,
+            )
+        return Reply(
+            ReplyKind.NO_MATCH,
+            self.engine.phrase("no_match", self.language),
+            self.language,
+            confidence=understood.confidence,
+        )
+
+    def _ask_back(self, first: str, second: str, understood: Understanding) -> Reply:
+        self.options = (first, second)
+        labels = self.engine.kb.intents
+        text = self.engine.phrase(
+            "clarify",
+            self.language,
+            first=labels[first].label[self.language],
+            second=labels[second].label[self.language],
+        )
+        return Reply(
+            ReplyKind.CLARIFY,
+            text,
+            self.language,
+            confidence=understood.confidence,
+            options=self.options,
+        )
+
+    def _choice(self, text: str, understood: Understanding) -> str | None:
+        """Which of the offered options the visitor picked, if any."""
+        if understood.intent in self.options:
+            return understood.intent
+        data = language_data()[self.language]
+        words = set(fold(text).split())
+        if words & data.first:
+            return self.options[0]
+        if words & data.second:
+            return self.options[1]
+        for option in self.options:
+            label = set(fold(self.engine.kb.intents[option].label[self.language]).split())
+            if words & (label - data.stopwords):
+                return option
+        return None
+
+    def _topic_takes_a_day(self) -> bool:
+        if self.topic is None:
+            return False
+        intent = self.engine.kb.intents[self.topic]
+        return any(
+            template_fields(answer) & CALENDAR_VARIABLES for answer in intent.answers.values()
+        )

@@ -1,0 +1,108 @@
+"""Measuring the engine on labelled questions: ``onthaal dialogue eval FILE.jsonl``.
+
+Each line is ``{"text": ..., "lang": ..., "intent": id-or-null}``; ``null`` marks a
+question the robot should not claim to understand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dialogue.engine import DialogueEngine
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled question."""
+
+    text: str
+    language: str
+    intent: str | None
+
+
+@dataclass
+class Evaluation:
+    """How the engine did."""
+
+    in_scope: int = 0
+    in_scope_correct: int = 0
+    out_of_scope: int = 0
+    out_of_scope_correct: int = 0
+    language_correct: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    mistakes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Questions evaluated."""
+        return self.in_scope + self.out_of_scope
+
+    def summary(self) -> dict[str, Any]:
+        """The numbers, as printed by ``--json``."""
+        ordered = sorted(self.latencies_ms) or [0.0]
+        p99 = ordered[max(0, min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1))]
+        return {
+            "questions": self.total,
+            "top1_accuracy_in_scope": _ratio(self.in_scope_correct, self.in_scope),
+            "no_match_rate_out_of_scope": _ratio(self.out_of_scope_correct, self.out_of_scope),
+            "language_accuracy": _ratio(self.language_correct, self.total),
+            "latency_ms_median": round(statistics.median(ordered), 3),
+            "latency_ms_p99": round(p99, 3),
+            "mistakes": self.mistakes,
+        }
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 1.0
+
+
+def read_samples(path: Path) -> list[Sample]:
+    """Read a JSON-lines file; raise ValueError naming the line that is wrong."""
+    samples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            samples.append(Sample(str(row["text"]), str(row["lang"]), row.get("intent")))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: line {number}: {exc}") from None
+    return samples
+
+
+def evaluate(engine: DialogueEngine, samples: Iterable[Sample]) -> Evaluation:
+    """Run every sample through :meth:`DialogueEngine.understand` with no prior language."""
+    result = Evaluation()
+    for sample in samples:
+        started = time.perf_counter()
+        understood = engine.understand(sample.text)
+        result.latencies_ms.append((time.perf_counter() - started) * 1000)
+        if understood.language == sample.language:
+            result.language_correct += 1
+        if sample.intent is None:
+            result.out_of_scope += 1
+            correct = understood.intent is None
+            result.out_of_scope_correct += correct
+        else:
+            result.in_scope += 1
+            correct = understood.intent == sample.intent
+            result.in_scope_correct += correct
+        if not correct or understood.language != sample.language:
+            result.mistakes.append(
+                {
+                    "text": sample.text,
+                    "expected": sample.intent,
+                    "got": understood.intent,
+                    "confidence": understood.confidence,
+                    "lang": sample.language,
+                    "detected": understood.language,
+                }
+            )
+    return result

@@ -1,0 +1,292 @@
+"""The knowledge base: what the robot knows, in files a municipality edits.
+
+A knowledge base is a folder of TOML files, one per intent (``passport.toml``):
+
+* ``id``; optional ``desk`` (a desk id from ``_desks.toml``), ``tablet`` (a tablet page
+  id), ``handover`` (true: a colleague takes over) and ``ends_conversation`` (true: the
+  visitor is saying goodbye);
+* ``[label]`` per language: a few words naming the topic ("een paspoort"), used when
+  the robot asks back;
+* ``[examples]`` per language: phrasings visitors use;
+* ``[keywords]`` per language: words and short phrases that point to the intent;
+* ``[answers]`` per language: what the robot says, with ``{variables}``.
+
+Beside them, ``_desks.toml`` (name, location and pointing direction of each desk),
+``_variables.toml`` (phone, e-mail, wifi, ... per language or ``all``) and
+``_phrases.toml`` (the engine's own sentences: not understood, asking back, hand-over,
+opening hours). Loading checks everything and reports each problem as
+``FILE: INTENT: REASON``.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Variables the engine fills in itself, per answer.
+DESK_VARIABLES = frozenset({"desk", "desk_location"})
+CALENDAR_VARIABLES = frozenset({"day_hours", "next_open"})
+
+REQUIRED_PHRASES = (
+    "no_match",
+    "clarify",
+    "handover",
+    "open_on_day",
+    "closed_on_day",
+    "range",
+    "range_join",
+    "today",
+    "tomorrow",
+    "on_day",
+    "next_open",
+    "holiday",
+    "time",
+)
+
+
+class KnowledgeBaseError(Exception):
+    """The knowledge base cannot be used; ``problems`` has one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Desk:
+    """A place in the building visitors are sent to."""
+
+    id: str
+    name: dict[str, str]
+    location: dict[str, str]
+    direction: float  # radians to turn to point at it (positive: left)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One thing visitors want, with how they say it and what the robot answers."""
+
+    id: str
+    label: dict[str, str]
+    examples: dict[str, tuple[str, ...]]
+    keywords: dict[str, tuple[str, ...]]
+    answers: dict[str, str]
+    desk: str | None = None
+    tablet: str | None = None
+    handover: bool = False
+    ends_conversation: bool = False
+    source: str = ""
+
+
+@dataclass
+class KnowledgeBase:
+    """Every intent, desk, variable and phrase, checked and ready to match against."""
+
+    languages: tuple[str, ...]
+    intents: dict[str, Intent]
+    desks: dict[str, Desk] = field(default_factory=dict)
+    variables: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> lang -> text
+    phrases: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> lang -> text
+
+    def variable(self, name: str, language: str) -> str:
+        """A static variable in ``language`` (or its language-independent value)."""
+        values = self.variables[name]
+        return values.get(language, values.get("all", ""))
+
+
+def template_fields(template: str) -> set[str]:
+    """The ``{names}`` a template uses."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+def load_knowledge_base(folder: str | Path, languages: tuple[str, ...]) -> KnowledgeBase:
+    """Load and check every file in ``folder``; raise :class:`KnowledgeBaseError`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise KnowledgeBaseError([f"{folder}: not a folder"])
+    problems: list[str] = []
+    raw: dict[Path, dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            raw[path] = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(f"{path}: not valid TOML: {exc}")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{path}: cannot read: {exc}")
+    special = {p.name: data for p, data in raw.items() if p.name.startswith("_")}
+    desks = _desks(folder / "_desks.toml", special.get("_desks.toml", {}), languages, problems)
+    variables = _variables(folder / "_variables.toml", special.get("_variables.toml", {}), problems)
+    phrases = _phrases(folder / "_phrases.toml", special.get("_phrases.toml"), languages, problems)
+
+    intents: dict[str, Intent] = {}
+    for path, data in raw.items():
+        if path.name.startswith("_"):
+            continue
+        intent = _intent(path, data, languages, desks, set(variables), problems)
+        if intent is None:
+            continue
+        if intent.id in intents:
+            problems.append(
+                f"{path}: {intent.id}: duplicate intent id (also in {intents[intent.id].source})"
+            )
+            continue
+        intents[intent.id] = intent
+    if not intents and not problems:
+        problems.append(f"{folder}: no intents found (expected one TOML file per intent)")
+    if problems:
+        raise KnowledgeBaseError(problems)
+    return KnowledgeBase(languages, intents, desks, variables, phrases)
+
+
+def _per_language(
+    where: str, name: str, value: Any, languages: tuple[str, ...], problems: list[str]
+) -> dict[str, Any]:
+    """A table keyed by language: every configured language present, no unknown ones."""
+    if not isinstance(value, dict):
+        problems.append(f"{where}: [{name}] must be a table of languages")
+        return {}
+    for language in value:
+        if language not in languages:
+            problems.append(
+                f"{where}: {name}: unknown language {language!r} (expected {', '.join(languages)})"
+            )
+    for language in languages:
+        if language not in value:
+            problems.append(f"{where}: {name}: missing language {language!r}")
+    return {k: v for k, v in value.items() if k in languages}
+
+
+def _strings(where: str, name: str, value: Any, problems: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(f"{where}: {name}: must be a list of non-empty texts")
+        return ()
+    return tuple(value)
+
+
+_INTENT_KEYS = {
+    "id",
+    "desk",
+    "tablet",
+    "handover",
+    "ends_conversation",
+    "label",
+    "examples",
+    "keywords",
+    "answers",
+}
+
+
+def _intent(
+    path: Path,
+    data: dict[str, Any],
+    languages: tuple[str, ...],
+    desks: dict[str, Desk],
+    variables: set[str],
+    problems: list[str],
+) -> Intent | None:
+    intent_id = data.get("id")
+    if not isinstance(intent_id, str) or not intent_id.strip():
+        problems.append(f"{path}: (no id): missing 'id'")
+        return None
+    where = f"{path}: {intent_id}"
+    for key in sorted(set(data) - _INTENT_KEYS):
+        problems.append(
+            f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(_INTENT_KEYS))})"
+        )
+    desk = data.get("desk")
+    if desk is not None and desk not in desks:
+        problems.append(f"{where}: desk: unknown desk {desk!r} (not in _desks.toml)")
+    label = _per_language(where, "label", data.get("label", {}), languages, problems)
+    examples = {
+        lang: _strings(where, f"examples.{lang}", v, problems)
+        for lang, v in _per_language(
+            where, "examples", data.get("examples", {}), languages, problems
+        ).items()
+    }
+    keywords = {
+        lang: _strings(where, f"keywords.{lang}", v, problems)
+        for lang, v in _per_language(
+            where, "keywords", data.get("keywords", {}), languages, problems
+        ).items()
+    }
+    answers = _per_language(where, "answers", data.get("answers", {}), languages, problems)
+    allowed = variables | CALENDAR_VARIABLES | (DESK_VARIABLES if desk else set())
+    for language, answer in answers.items():
+        if not isinstance(answer, str) or not answer.strip():
+            problems.append(f"{where}: answers.{language}: empty answer")
+            continue
+        try:
+            used = template_fields(answer)
+        except ValueError as exc:
+            problems.append(f"{where}: answers.{language}: broken template ({exc})")
+            continue
+        for name in sorted(used - allowed):
+            hint = " (the intent has no desk)" if name in DESK_VARIABLES else ""
+            problems.append(
+                f"{where}: answers.{language}: unknown template variable {{{name}}}{hint}"
+            )
+    return Intent(
+        id=intent_id,
+        label={k: str(v) for k, v in label.items()},
+        examples=examples,
+        keywords=keywords,
+        answers={k: str(v) for k, v in answers.items()},
+        desk=desk,
+        tablet=data.get("tablet"),
+        handover=bool(data.get("handover", False)),
+        ends_conversation=bool(data.get("ends_conversation", False)),
+        source=str(path),
+    )
+
+
+def _desks(
+    path: Path, data: dict[str, Any], languages: tuple[str, ...], problems: list[str]
+) -> dict[str, Desk]:
+    desks: dict[str, Desk] = {}
+    for desk_id, entry in data.get("desks", {}).items():
+        where = f"{path}: {desk_id}"
+        direction = float(entry.get("direction", 0.0))
+        if abs(direction) > 1.6:
+            problems.append(f"{where}: direction: {direction} rad is more than a quarter turn")
+        desks[desk_id] = Desk(
+            id=desk_id,
+            name=_per_language(where, "name", entry.get("name", {}), languages, problems),
+            location=_per_language(
+                where, "location", entry.get("location", {}), languages, problems
+            ),
+            direction=direction,
+        )
+    return desks
+
+
+def _variables(path: Path, data: dict[str, Any], problems: list[str]) -> dict[str, dict[str, str]]:
+    variables: dict[str, dict[str, str]] = {}
+    for name, values in data.items():
+        if not isinstance(values, dict) or not values:
+            problems.append(f"{path}: {name}: must be a table of languages (or 'all')")
+            continue
+        variables[name] = {k: str(v) for k, v in values.items()}
+    return variables
+
+
+def _phrases(
+    path: Path, data: dict[str, Any] | None, languages: tuple[str, ...], problems: list[str]
+) -> dict[str, dict[str, Any]]:
+    if data is None:
+        problems.append(f"{path}: missing (the engine's own sentences live there)")
+        return {}
+    phrases: dict[str, dict[str, Any]] = {}
+    for name in REQUIRED_PHRASES:
+        if name not in data:
+            problems.append(f"{path}: {name}: missing phrase")
+            continue
+        phrases[name] = _per_language(f"{path}: {name}", name, data[name], languages, problems)
+    for name in ("weekdays",):
+        if name in data:
+            phrases[name] = _per_language(f"{path}: {name}", name, data[name], languages, problems)
+        else:
+            problems.append(f"{path}: {name}: missing phrase")
+    return phrases

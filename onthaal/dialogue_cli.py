@@ -1,0 +1,92 @@
+"""``onthaal chat`` and ``onthaal dialogue eval``: the dialogue engine from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from clock import RealClock
+from dialogue.engine import DialogueEngine
+from dialogue.evaluate import evaluate, read_samples
+from dialogue.kb import KnowledgeBaseError
+from onthaal.config import Config
+from onthaal.dialogue_setup import build_engine
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def run_dialogue_command(args: argparse.Namespace, config: Config, config_path: Path) -> int:
+    """Run ``chat`` or ``dialogue eval``; returns the exit code."""
+    try:
+        engine = build_engine(config, config_path, RealClock())
+    except KnowledgeBaseError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.command == "chat":
+        if args.json is not None:
+            return _chat_once(engine, args.json, args.language)
+        return _chat(engine, args.language)
+    return _evaluate(engine, Path(args.file), as_json=args.json)
+
+
+def _chat_once(engine: DialogueEngine, text: str, language: str | None) -> int:
+    understood = engine.understand(text, prior_language=language)
+    reply = engine.conversation(understood.language).respond(text)
+    print(
+        json.dumps(
+            {
+                "intent": understood.intent,
+                "confidence": understood.confidence,
+                "language": understood.language,
+                "answer": reply.text,
+            },
+            ensure_ascii=False,
+        )
+    )
+    return EXIT_OK
+
+
+def _chat(engine: DialogueEngine, language: str | None) -> int:
+    conversation = engine.conversation(language)
+    print("Onthaal chat: type a question (empty line or Ctrl-D to stop, /reset to start over).")
+    for line in sys.stdin:
+        text = line.strip()
+        if not text:
+            break
+        if text == "/reset":
+            conversation.reset()
+            print("(conversation reset)")
+            continue
+        reply = conversation.respond(text)
+        detail = f"[{reply.kind} {reply.intent or '-'} {reply.confidence:.2f} {reply.language}]"
+        print(f"{detail} {reply.text}", flush=True)
+        if reply.ends_conversation:
+            conversation.reset()
+    return EXIT_OK
+
+
+def _evaluate(engine: DialogueEngine, path: Path, *, as_json: bool) -> int:
+    try:
+        samples = read_samples(path)
+    except (OSError, ValueError) as exc:
+        print(f"{path}: {exc}" if isinstance(exc, OSError) else str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    summary = evaluate(engine, samples).summary()
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"questions:                      {summary['questions']}")
+    print(f"top-1 accuracy (in scope):      {summary['top1_accuracy_in_scope']:.1%}")
+    print(f"'no match' rate (out of scope): {summary['no_match_rate_out_of_scope']:.1%}")
+    print(f"language detection:             {summary['language_accuracy']:.1%}")
+    print(f"latency median / p99:           {summary['latency_ms_median']:.2f} / ", end="")
+    print(f"{summary['latency_ms_p99']:.2f} ms")
+    for mistake in summary["mistakes"]:
+        print(
+            f"  {mistake['text']!r}: expected {mistake['expected']}, got {mistake['got']} "
+            f"({mistake['confidence']:.2f}; {mistake['lang']} detected as {mistake['detected']})"
+        )
+    return EXIT_OK

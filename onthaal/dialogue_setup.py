@@ -1,0 +1,53 @@
+"""Building the dialogue engine from the config (part of the composition root)."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from clock import Clock
+from dialogue.calendar import OpeningCalendar, TimeRange
+from dialogue.engine import DialogueEngine
+from dialogue.kb import load_knowledge_base
+from onthaal.config import Config
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _ranges(items: list[str]) -> tuple[TimeRange, ...]:
+    def parse(text: str) -> time:
+        hours, minutes = (int(part) for part in text.split(":"))
+        return time(23, 59, 59) if hours == 24 else time(hours, minutes)
+
+    return tuple((parse(a), parse(b)) for a, b in (item.split("-") for item in items))
+
+
+def opening_calendar(config: Config) -> OpeningCalendar:
+    """The opening calendar described by ``[opening_hours]``."""
+    hours = config.opening_hours
+    return OpeningCalendar(
+        timezone=ZoneInfo(config.site.timezone),
+        weekly={i: _ranges(getattr(hours, name)) for i, name in enumerate(_WEEKDAYS)},
+        exceptions={date.fromisoformat(d): _ranges(r) for d, r in hours.exceptions.items()},
+        closed={date.fromisoformat(d): reason for d, reason in hours.closed.items()},
+        holiday_country=hours.public_holidays,
+    )
+
+
+def knowledge_base_path(config: Config, config_path: Path) -> Path:
+    """``[dialogue] knowledge_base``, relative to the config file's folder."""
+    return (config_path.parent / config.dialogue.knowledge_base).resolve()
+
+
+def build_engine(config: Config, config_path: Path, clock: Clock) -> DialogueEngine:
+    """Load the knowledge base and build the engine; raises KnowledgeBaseError."""
+    languages = tuple(config.site.languages)
+    kb = load_knowledge_base(knowledge_base_path(config, config_path), languages)
+    return DialogueEngine(
+        kb,
+        opening_calendar(config),
+        clock,
+        default_language=config.site.default_language,
+        threshold=config.dialogue.threshold,
+    )

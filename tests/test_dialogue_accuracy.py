@@ -1,0 +1,34 @@
+"""The engine on the shared development set: the issue's accuracy bars, as a regression guard.
+
+The set lives in ``../shared/data`` beside the repository (as in CI); its lines are never
+copied into the knowledge base.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from clock import VirtualClock
+from dialogue.evaluate import evaluate, read_samples
+from onthaal.config import load_config
+from onthaal.dialogue_setup import build_engine
+from tests.conftest import IN_CI
+
+REPO = Path(__file__).resolve().parent.parent
+DEV_SET = REPO.parent / "shared" / "data" / "dialogue_dev.jsonl"
+
+
+async def test_dev_set_accuracy_meets_the_bars() -> None:
+    if not DEV_SET.exists():
+        if IN_CI:
+            pytest.fail(f"{DEV_SET} must exist beside the repository in CI")
+        pytest.skip(f"{DEV_SET} not present")
+    async with VirtualClock(datetime(2026, 11, 24, 9, tzinfo=UTC)) as clock:
+        engine = build_engine(load_config(REPO / "robot.toml"), REPO / "robot.toml", clock)
+        summary = evaluate(engine, read_samples(DEV_SET)).summary()
+    assert summary["top1_accuracy_in_scope"] >= 0.90, summary["mistakes"]
+    assert summary["no_match_rate_out_of_scope"] >= 0.90, summary["mistakes"]
+    assert summary["language_accuracy"] >= 0.95, summary["mistakes"]

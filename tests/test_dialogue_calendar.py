@@ -1,0 +1,90 @@
+"""Opening hours answered for the actual day: holidays, Saturdays, after closing, DST."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from clock import VirtualClock
+from dialogue.engine import DialogueEngine
+from onthaal.config import load_config
+from onthaal.dialogue_setup import build_engine, opening_calendar
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = load_config(REPO / "robot.toml")
+
+
+async def engine_at(instant: datetime) -> AsyncIterator[DialogueEngine]:
+    async with VirtualClock(instant) as clock:
+        yield build_engine(CONFIG, REPO / "robot.toml", clock)
+
+
+@pytest.fixture
+async def tuesday_morning() -> AsyncIterator[DialogueEngine]:
+    # Tuesday 24 November 2026, 10:00 in Brussels (09:00 UTC)
+    async for engine in engine_at(datetime(2026, 11, 24, 9, 0, tzinfo=UTC)):
+        yield engine
+
+
+async def test_a_public_holiday_is_closed_and_named() -> None:
+    # Christmas Day 2026 is a Friday
+    async for engine in engine_at(datetime(2026, 12, 25, 9, 0, tzinfo=UTC)):
+        reply = engine.conversation("nl").respond("Zijn jullie vandaag open?")
+        assert reply.intent == "opening_hours"
+        assert "Vandaag zijn we gesloten (Kerstmis)." in reply.text
+        # 26 December is no public holiday in Belgium: open again on Saturday morning
+        assert "We zijn weer open op zaterdag vanaf 9.00 uur." in reply.text
+        fr = engine.conversation("fr").respond("Êtes-vous ouverts aujourd'hui ?")
+        assert "Noël" in fr.text
+
+
+async def test_saturday_hours_are_given_for_the_coming_saturday(
+    tuesday_morning: DialogueEngine,
+) -> None:
+    reply = tuesday_morning.conversation("en").respond("Are you open on Saturday?")
+    assert reply.intent == "opening_hours"
+    assert "On Saturday we are open from 9:00 to 12:00." in reply.text
+
+
+async def test_after_closing_time_the_robot_says_when_it_opens_again() -> None:
+    # Tuesday 24 November 2026, 15:00 in Brussels: Tuesday is mornings only
+    async for engine in engine_at(datetime(2026, 11, 24, 14, 0, tzinfo=UTC)):
+        reply = engine.conversation("nl").respond("Wanneer sluiten jullie vandaag?")
+        assert "Vandaag zijn we open van 8.30 uur tot 12.00 uur." in reply.text
+        assert "We zijn weer open op woensdag vanaf 8.30 uur." in reply.text
+
+
+async def test_during_opening_hours_no_next_opening_is_announced(
+    tuesday_morning: DialogueEngine,
+) -> None:
+    reply = tuesday_morning.conversation("de").respond("Wann haben Sie heute geöffnet?")
+    assert reply.text.startswith("Heute haben wir von 8:30 Uhr bis 12:00 Uhr geöffnet. Für")
+
+
+async def test_dst_change_day_uses_local_time_on_both_sides() -> None:
+    calendar = opening_calendar(CONFIG)
+    # Sunday 29 March 2026: clocks go forward at 02:00 (UTC+1 -> UTC+2).
+    # Monday 30 March 08:30 local is 06:30 UTC; the Friday before, 08:30 local was 07:30 UTC.
+    assert calendar.next_opening(datetime(2026, 3, 28, 12, 0, tzinfo=UTC)) == datetime(
+        2026, 3, 30, 8, 30, tzinfo=calendar.timezone
+    )
+    assert calendar.next_opening(datetime(2026, 3, 28, 12, 0, tzinfo=UTC)).astimezone(
+        UTC
+    ) == datetime(2026, 3, 30, 6, 30, tzinfo=UTC)
+    assert calendar.is_open(datetime(2026, 3, 30, 6, 45, tzinfo=UTC))  # 08:45 local
+    assert not calendar.is_open(datetime(2026, 3, 27, 7, 15, tzinfo=UTC))  # 08:15 local
+    assert calendar.is_open(datetime(2026, 3, 27, 7, 45, tzinfo=UTC))  # 08:45 local
+    # Late on the last Sunday of October (clocks go back), it still answers for Monday
+    async for engine in engine_at(datetime(2026, 10, 25, 22, 30, tzinfo=UTC)):  # 23:30 local
+        reply = engine.conversation("en").respond("When do you open tomorrow?")
+        assert "Tomorrow we are open from 8:30 to 12:00 and from 13:30 to 16:30." in reply.text
+
+
+async def test_an_extra_closing_day_from_the_config(tuesday_morning: DialogueEngine) -> None:
+    calendar = tuesday_morning.calendar
+    hours = calendar.hours_on(date(2026, 12, 24), "nl")
+    assert not hours.open
+    assert hours.closed_reason == "kerstavond"
