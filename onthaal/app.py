@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from clock import Clock, RealClock, VirtualClock
+from dialogue.kb import KnowledgeBaseError
 from hw_sim.journal import Journal
 from hw_sim.pepper import SimulatedPepper, libqi_available
 from onthaal.config import Config
+from onthaal.reception_stack import build_reception
 from onthaal.supervisor import (
     Backoff,
     ChildSpec,
@@ -28,6 +31,8 @@ from onthaal.supervisor import (
     install_signal_handlers,
 )
 from robot.naoqi import NaoqiRobot
+from robot.reception import TextsError
+from robot.staff import HandoverRequest
 
 log = logging.getLogger("onthaal.app")
 
@@ -41,6 +46,7 @@ class Mode:
 
     simulate: bool
     duration: float | None = None  # wall-clock seconds; None = until a signal
+    config_path: Path = Path("robot.toml")
 
 
 def supervisor_for(
@@ -92,16 +98,23 @@ def _journal(config: Config, clock: Clock) -> Journal:
     return Journal(clock, path)
 
 
-def robot_children(config: Config, mode: Mode, clock: Clock) -> list[ChildSpec]:
-    """The robot link, and the simulated Pepper it talks to when simulating."""
+def reception_children(config: Config, mode: Mode, clock: Clock) -> list[ChildSpec]:
+    """The robot link, the reception behaviours, and the simulated Pepper when simulating.
+
+    Raises KnowledgeBaseError or TextsError when the content files are unusable.
+    """
+    robot_settings = {
+        "clock": clock,
+        "autonomous_life": config.robot.autonomous_life,
+        "call_timeout": config.robot.call_timeout,
+    }
     if not mode.simulate and config.robot.backend == "naoqi":
-        robot = NaoqiRobot(
-            config.robot.url,
-            clock=clock,
-            autonomous_life=config.robot.autonomous_life,
-            call_timeout=config.robot.call_timeout,
-        )
-        return [ChildSpec("robot-link", robot.run)]
+        robot = NaoqiRobot(config.robot.url, **robot_settings)  # type: ignore[arg-type]
+        reception = build_reception(config, mode.config_path, robot, clock)
+        return [
+            ChildSpec("robot-link", robot.run),
+            ChildSpec("behaviours", reception.engine.run),
+        ]
 
     sim = SimulatedPepper(
         clock,
@@ -109,19 +122,33 @@ def robot_children(config: Config, mode: Mode, clock: Clock) -> list[ChildSpec]:
         listen=config.sim.robot_listen,
         transport=config.sim.transport,
     )
+    robot = NaoqiRobot(
+        lambda: sim.url,
+        session_factory=sim.session_factory,
+        **robot_settings,  # type: ignore[arg-type]
+    )
+    reception = build_reception(config, mode.config_path, robot, clock)
+
+    def journal_handover(request: HandoverRequest) -> None:
+        sim.journal.record(
+            "staff",
+            "handover",
+            reason=request.reason,
+            language=request.language,
+            intent=request.intent,
+        )
+
+    reception.staff.subscribe(journal_handover)
 
     async def simulated_link() -> None:
         await sim.started.wait()
-        robot = NaoqiRobot(
-            sim.url,
-            clock=clock,
-            session_factory=sim.session_factory,
-            autonomous_life=config.robot.autonomous_life,
-            call_timeout=config.robot.call_timeout,
-        )
         await robot.run()
 
-    return [ChildSpec("sim-pepper", sim.run), ChildSpec("robot-link", simulated_link)]
+    return [
+        ChildSpec("sim-pepper", sim.run),
+        ChildSpec("robot-link", simulated_link),
+        ChildSpec("behaviours", reception.engine.run),
+    ]
 
 
 def build_clock(config: Config, mode: Mode) -> tuple[Clock, VirtualClock | None]:
@@ -138,13 +165,16 @@ async def serve(config: Config, mode: Mode) -> int:
     Returns the process exit code: 0 after a clean stop, 1 if the supervisor gave up.
     """
     clock, virtual = build_clock(config, mode)
+    try:
+        parts = reception_children(config, mode, clock)
+    except (KnowledgeBaseError, TextsError) as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
     if virtual is not None:
         await virtual.__aenter__()
     watcher = HealthWatcher(clock)
-    children = [
-        *robot_children(config, mode, clock),
-        ChildSpec("health", watcher.run, RestartPolicy.PERMANENT),
-    ]
+    children = [*parts, ChildSpec("health", watcher.run, RestartPolicy.PERMANENT)]
     supervisor = supervisor_for(config, "onthaal", children, clock)
     watcher.watch(supervisor)
     remove_handlers = install_signal_handlers(supervisor)

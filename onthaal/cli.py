@@ -136,5 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         journal = Path(args.journal) if args.journal else None
         return asyncio.run(serve_sim_robot(config, listen, journal))
-    mode = Mode(simulate=args.command == "sim", duration=args.duration)
+    mode = Mode(
+        simulate=args.command == "sim", duration=args.duration, config_path=Path(args.config)
+    )
     return asyncio.run(serve(config, mode))

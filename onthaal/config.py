@@ -216,6 +216,40 @@ class DialogueConfig(Section):
     )
 
 
+class BehavioursConfig(Section):
+    """The reception behaviours."""
+
+    texts: str = Field(
+        default="content/behaviours.toml",
+        description="The robot's own lines per language (relative to the config).",
+    )
+    low_battery: int = Field(default=20, ge=0, le=100, description="Rest below this charge (%).")
+    resume_battery: int = Field(
+        default=60, ge=0, le=100, description="Resume helping from this charge (%)."
+    )
+    regreet_after: float = Field(
+        default=300.0, ge=0, description="Seconds before the same visitor is greeted again."
+    )
+    invite_every: float = Field(
+        default=120.0, gt=0, description="At most one invitation to zone 2 per this many s."
+    )
+    tablet_url: str = Field(
+        default="http://127.0.0.1:8080/tablet",
+        description="Base URL of the pages the robot's tablet shows.",
+    )
+
+
+class PrivacyConfig(Section):
+    """What the robot may keep. By default: nothing beyond the conversation."""
+
+    statistics: bool = Field(
+        default=False, description="Count visitors per hour, language and intent (anonymous)."
+    )
+    statistics_file: str = Field(
+        default="var/statistics.csv", description="Where the counts are written (CSV)."
+    )
+
+
 class SupervisorConfig(Section):
     """Restart policy shared by all supervised children."""
 
@@ -253,6 +287,10 @@ class Config(Section):
         default_factory=OpeningHoursConfig, description="Opening hours."
     )
     dialogue: DialogueConfig = Field(default_factory=DialogueConfig, description="Dialogue.")
+    behaviours: BehavioursConfig = Field(
+        default_factory=BehavioursConfig, description="Reception behaviours."
+    )
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="Privacy.")
     supervisor: SupervisorConfig = Field(
         default_factory=SupervisorConfig, description="Restart policy."
     )

@@ -21,6 +21,7 @@ Zone = Literal[1, 2, 3]
 MAX_STEP_METRES = 1.0
 MAX_TURN_RADIANS = 3.1416
 MAX_SPEED_M_S = 0.35
+MAX_POINT_RADIANS = 1.5
 
 
 class Posture(enum.StrEnum):
@@ -127,7 +128,7 @@ class ConnectionLost:
 
 @dataclass(frozen=True)
 class ConnectionRestored:
-    """The link is back and every event subscription is in place again."""
+    """The link is up (first connection or back after a drop), every subscription in place."""
 
 
 RobotEvent = (
@@ -218,6 +219,17 @@ class RobotHAL(Protocol):
 
     async def hide_tablet(self) -> None:
         """Clear the tablet (back to its default screen)."""
+        ...
+
+    async def stop_speech(self) -> None:
+        """Stop speaking at once (the current sentence is cut)."""
+        ...
+
+    async def point(self, direction: float) -> None:
+        """Point an arm towards ``direction`` (radians, positive: left) and lower it again.
+
+        Bounded to a quarter turn either side; the robot does not drive.
+        """
         ...
 
     async def move(self, x: float, y: float, theta: float, speed: float = 0.2) -> None:

@@ -28,6 +28,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from clock import Clock
 from robot.hal import (
+    MAX_POINT_RADIANS,
     MAX_SPEED_M_S,
     MAX_STEP_METRES,
     MAX_TURN_RADIANS,
@@ -154,7 +155,7 @@ class NaoqiRobot:
 
     def __init__(
         self,
-        url: str,
+        url: str | Callable[[], str],
         *,
         clock: Clock,
         session_factory: SessionFactory | None = None,
@@ -166,11 +167,14 @@ class NaoqiRobot:
     ) -> None:
         """Prepare the link; nothing connects until :meth:`run` or ``async with``.
 
+        ``url`` may be a function, read at every connection attempt (a simulator's port
+        is only known once it listens).
+
         ``session_factory`` makes a ``qi.Session`` (the default) or anything with its
         surface; ``autonomous_life`` is the ALAutonomousLife state set on every connect
         (``None`` leaves it alone); ``call_timeout`` bounds each call in real seconds.
         """
-        self._url = url
+        self._url_source = url
         self._clock = clock
         self._session_factory = session_factory or _default_session_factory
         self._autonomous_life = autonomous_life
@@ -185,6 +189,10 @@ class NaoqiRobot:
         self._runner: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def _url(self) -> str:
+        return self._url_source() if callable(self._url_source) else self._url_source
 
     @property
     def connected(self) -> bool:
@@ -242,10 +250,10 @@ class NaoqiRobot:
                 assert self._link is not None
                 if self._connected_once.is_set():
                     log.info("robot link restored", extra={"url": self._url})
-                    self._emit(ConnectionRestored())
                 else:
                     log.info("robot link up", extra={"url": self._url})
                     self._connected_once.set()
+                self._emit(ConnectionRestored())
                 reason = await self._link.lost
                 log.warning("robot link lost: %s", reason, extra={"url": self._url})
                 await self._teardown(release=False)
@@ -418,6 +426,22 @@ class NaoqiRobot:
     async def hide_tablet(self) -> None:
         """Hide whatever the tablet shows (ALTabletService.hide)."""
         await self._call("ALTabletService", "hide")
+
+    async def stop_speech(self) -> None:
+        """ALTextToSpeech.stopAll (also ends animated speech)."""
+        await self._call("ALTextToSpeech", "stopAll")
+
+    async def point(self, direction: float) -> None:
+        """Raise the arm on the side of ``direction`` towards it, then lower it."""
+        if abs(direction) > MAX_POINT_RADIANS:
+            raise InvalidCommand(f"refusing to point more than a quarter turn ({direction} rad)")
+        side = "L" if direction >= 0 else "R"
+        joints = [f"{side}ShoulderPitch", f"{side}ShoulderRoll", f"{side}ElbowRoll"]
+        # ShoulderRoll is positive outwards on the left arm and negative on the right one,
+        # so the direction itself is the roll on either side.
+        raised = [0.1, direction, 0.0]
+        await self._call("ALMotion", "angleInterpolationWithSpeed", joints, raised, 0.3)
+        await self._call("ALMotion", "angleInterpolationWithSpeed", joints, [1.5, 0.0, 0.0], 0.3)
 
     async def move(self, x: float, y: float, theta: float, speed: float = 0.2) -> None:
         """ALMotion.moveTo within Onthaal's bounds (1 m, half a turn, 0.35 m/s)."""

@@ -77,8 +77,8 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
         "unknown section",
         VALID + '\n[robots]\nbackend = "sim"\n',
         [
-            "robots: unknown key (allowed: dialogue, logging, opening_hours, robot, sim, site, "
-            "supervisor)"
+            "robots: unknown key (allowed: behaviours, dialogue, logging, opening_hours, privacy, "
+            "robot, sim, site, supervisor)"
         ],
     ),
     (

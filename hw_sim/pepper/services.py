@@ -29,11 +29,11 @@ class _Service:
 
 
 class ALTextToSpeech(_Service):
-    """Plain speech."""
+    """Plain speech; ``stopAll`` cuts the current sentence short."""
 
     async def say(self, text: str) -> None:
         self._record("say", text=text, language=self._w.state.language)
-        await self._w.clock.sleep(speech_seconds(text))
+        await self._w.speak(speech_seconds(text))
 
     def setLanguage(self, language: str) -> None:  # noqa: N802
         if language not in LANGUAGES:
@@ -48,7 +48,7 @@ class ALTextToSpeech(_Service):
         return list(LANGUAGES)
 
     def stopAll(self) -> None:  # noqa: N802
-        self._record("stop-speech")
+        self._record("stop-speech", interrupted=self._w.stop_speaking())
 
 
 class ALAnimatedSpeech(_Service):
@@ -57,7 +57,7 @@ class ALAnimatedSpeech(_Service):
     async def say(self, text: str) -> None:
         gestures = self._w.state.awake
         self._record("animated-say", text=text, language=self._w.state.language, gestures=gestures)
-        await self._w.clock.sleep(speech_seconds(text))
+        await self._w.speak(speech_seconds(text))
 
 
 class ALSpeechRecognition(_Service):

@@ -9,6 +9,7 @@ simulation's event loop, so state is only ever touched from one thread.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable
@@ -75,6 +76,28 @@ class PepperWorld:
         self._faults: dict[str, str] = {}
         self._delays: dict[str, float] = {}
         self.drop_handler: Callable[[float], None] | None = None
+        self._speaking: set[asyncio.Future[None]] = set()
+
+    # -- speech --------------------------------------------------------------------------
+
+    async def speak(self, seconds: float) -> None:
+        """Take ``seconds`` to speak, unless ``stop_speaking`` cuts it short."""
+        interrupted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._speaking.add(interrupted)
+        talking = asyncio.ensure_future(self.clock.sleep(seconds))
+        try:
+            await asyncio.wait({talking, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            talking.cancel()
+            self._speaking.discard(interrupted)
+
+    def stop_speaking(self) -> bool:
+        """Cut every sentence being spoken; whether one was."""
+        speaking = bool(self._speaking)
+        for future in self._speaking:
+            if not future.done():
+                future.set_result(None)
+        return speaking
 
     # -- wiring ------------------------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""Assembling the reception: dialogue engine, texts, situation and behaviour engine.
+
+One builder for the app, the scenario tests and the benchmarks, so they all run the same
+thing. Part of the composition root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from clock import Clock
+from onthaal.config import Config
+from onthaal.dialogue_setup import build_engine
+from robot.behaviour import BehaviourEngine
+from robot.hal import RobotHAL
+from robot.reception import ReceptionSettings, Situation, load_texts, reception_behaviours
+from robot.staff import StaffNotifier
+from robot.stats import CsvStatistics, NoStatistics, Statistics
+
+
+@dataclass
+class Reception:
+    """The reception behaviours and what they work with."""
+
+    situation: Situation
+    engine: BehaviourEngine
+    staff: StaffNotifier
+
+
+def build_reception(config: Config, config_path: Path, robot: RobotHAL, clock: Clock) -> Reception:
+    """Build the reception for ``robot``; raises KnowledgeBaseError or TextsError."""
+    base = config_path.parent
+    dialogue = build_engine(config, config_path, clock)
+    texts = load_texts(base / config.behaviours.texts, tuple(config.site.languages))
+    statistics: Statistics = (
+        CsvStatistics(base / config.privacy.statistics_file)
+        if config.privacy.statistics
+        else NoStatistics()
+    )
+    b = config.behaviours
+    settings = ReceptionSettings(
+        low_battery=b.low_battery,
+        resume_battery=b.resume_battery,
+        regreet_after=b.regreet_after,
+        invite_every=b.invite_every,
+        tablet_url=b.tablet_url,
+    )
+    staff = StaffNotifier()
+    situation = Situation(clock, dialogue, texts, settings, staff, statistics)
+    engine = BehaviourEngine(
+        robot, reception_behaviours(), situation, clock, on_event=situation.on_event
+    )
+    return Reception(situation, engine, staff)

@@ -1,0 +1,371 @@
+"""The reception behaviours: welcome, help, guide, hand over, say goodbye.
+
+Each behaviour is a short script over the :class:`Situation` (who is where, who is being
+helped, what they said, the battery). Priorities, highest first:
+
+======================  ===  ==========================================================
+low battery             100  finish the sentence, apologise, rest; resume when charged
+farewell                 80  the visitor walked away: stop talking, reset, forget
+closed hours             60  someone comes close while the building is closed
+greet                    50  someone comes close: welcome them, offer a language
+converse                 40  listen, answer, ask back, guide, hand over, until goodbye
+attract                  20  someone lingers further away: a gentle invitation
+idle                      0  eyes and tablet welcome screen
+======================  ===  ==========================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clock import Clock
+from dialogue.engine import Conversation, DialogueEngine, Reply, ReplyKind
+from robot.behaviour import Behaviour, Context, Interrupt, Resource
+from robot.hal import (
+    BatteryChanged,
+    BatteryState,
+    PersonApproached,
+    PersonLeft,
+    RobotEvent,
+    TabletTouched,
+    UtteranceHeard,
+)
+from robot.staff import HandoverRequest, StaffNotifier
+from robot.stats import NoStatistics, Statistics
+
+log = logging.getLogger("onthaal.robot.reception")
+
+TEXT_KEYS = (
+    "greet",
+    "language_chosen",
+    "invite",
+    "closed",
+    "guide",
+    "handover",
+    "low_battery",
+    "recharged",
+)
+EYES_WELCOME = 0xFFFFFF
+EYES_LISTENING = 0x00A0FF
+EYES_LOW_BATTERY = 0xFF8000
+
+
+class TextsError(Exception):
+    """The behaviour texts file is unusable; ``problems`` has one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_texts(path: Path, languages: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """The robot's own lines per key and language; every key in every language."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TextsError([f"{path}: {exc}"]) from None
+    problems = [
+        f"{path}: {key}.{language}: missing"
+        for key in TEXT_KEYS
+        for language in languages
+        if not str(data.get(key, {}).get(language, "")).strip()
+    ]
+    if problems:
+        raise TextsError(problems)
+    return {key: {lang: str(data[key][lang]) for lang in languages} for key in TEXT_KEYS}
+
+
+@dataclass(frozen=True)
+class ReceptionSettings:
+    """Tunable numbers and addresses for the behaviours (``[behaviours]`` in robot.toml)."""
+
+    low_battery: int = 20
+    resume_battery: int = 60
+    regreet_after: float = 300.0
+    invite_every: float = 120.0
+    tablet_url: str = "http://127.0.0.1:8080/tablet"
+
+
+@dataclass
+class Situation:
+    """What the behaviours know. Kept in memory only; no text is stored."""
+
+    clock: Clock
+    dialogue: DialogueEngine
+    texts: dict[str, dict[str, str]]
+    settings: ReceptionSettings
+    staff: StaffNotifier
+    statistics: Statistics = field(default_factory=NoStatistics)
+    visitors: dict[str, int] = field(default_factory=dict)  # track id -> zone
+    greeted: dict[str, float] = field(default_factory=dict)  # track id -> when (monotonic)
+    engaged: str | None = None
+    engaged_left: bool = False
+    conversation: Conversation | None = None
+    inbox: asyncio.Queue[UtteranceHeard | TabletTouched] = field(default_factory=asyncio.Queue)
+    battery: BatteryState = field(default_factory=lambda: BatteryState(100, False))
+    resting: bool = False
+    last_invite: float | None = None
+    battery_changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # -- events ------------------------------------------------------------------------
+
+    def on_event(self, event: RobotEvent) -> None:
+        """Update what we know from one robot event."""
+        match event:
+            case PersonApproached(track_id=track, zone=zone):
+                self.visitors[track] = zone
+            case PersonLeft(track_id=track):
+                self.visitors.pop(track, None)
+                if track == self.engaged:
+                    self.engaged_left = True
+            case UtteranceHeard() | TabletTouched() if self.engaged is not None:
+                self.inbox.put_nowait(event)
+            case BatteryChanged(percent=percent, charging=charging):
+                self.battery = BatteryState(percent, charging)
+                self.battery_changed.set()
+
+    # -- questions the behaviours ask ----------------------------------------------------
+
+    @property
+    def language(self) -> str:
+        """The language of the current conversation, or the site's."""
+        if self.conversation is not None:
+            return self.conversation.language
+        return self.dialogue.default_language
+
+    def newcomer(self) -> str | None:
+        """Someone in zone 1 not greeted recently, while nobody is being helped."""
+        if self.engaged is not None:
+            return None
+        now = self.clock.monotonic()
+        for track, zone in self.visitors.items():
+            greeted = self.greeted.get(track)
+            if zone == 1 and (greeted is None or now - greeted > self.settings.regreet_after):
+                return track
+        return None
+
+    def is_open(self) -> bool:
+        """Whether the building is open now."""
+        return self.dialogue.calendar.is_open(self.clock.now())
+
+    def engage(self, track: str) -> None:
+        """Start helping ``track``: a fresh conversation, nothing from before."""
+        self.engaged = track
+        self.engaged_left = False
+        self.greeted[track] = self.clock.monotonic()
+        self.conversation = self.dialogue.conversation()
+        self.inbox = asyncio.Queue()
+        self.statistics.count(self.clock.now(), self.language, "greeted")
+
+    def end_conversation(self) -> None:
+        """Forget the conversation (the visitor left or said goodbye)."""
+        self.engaged = None
+        self.engaged_left = False
+        self.conversation = None
+        self.inbox = asyncio.Queue()
+
+    def text(self, key: str, language: str | None = None) -> str:
+        """One of the robot's own lines, with {site} and {next_open} filled in."""
+        language = language or self.language
+        return self.texts[key][language].format(
+            site=self.dialogue.kb.variable("site", language),
+            next_open=self.dialogue.next_open(language),
+        )
+
+    def page(self, name: str, language: str | None = None) -> str:
+        """The URL of a tablet page."""
+        return f"{self.settings.tablet_url}/{name}?lang={language or self.language}"
+
+    async def battery_at_least(self, percent: int) -> None:
+        """Return once the battery is charged to ``percent``."""
+        while self.battery.percent < percent:
+            self.battery_changed.clear()
+            await self.battery_changed.wait()
+
+
+# -- the behaviours ---------------------------------------------------------------------
+
+
+class LowBattery(Behaviour):
+    """Below the low level: finish the sentence, apologise, rest until charged."""
+
+    name = "low-battery"
+    priority = 100
+    resources = frozenset(Resource)
+    interrupts = Interrupt.SENTENCE
+
+    def wants(self, s: Situation) -> bool:
+        return s.resting or s.battery.percent < s.settings.low_battery
+
+    async def run(self, ctx: Context) -> None:
+        s: Situation = ctx.situation
+        s.resting = True
+        if s.engaged is not None:
+            await ctx.say(s.text("low_battery"), s.language)
+            s.end_conversation()
+        await ctx.robot.set_eyes(EYES_LOW_BATTERY)
+        await ctx.robot.hide_tablet()
+        await ctx.robot.rest()
+        await s.battery_at_least(s.settings.resume_battery)
+        await ctx.robot.wake_up()
+        await ctx.robot.set_eyes(EYES_WELCOME)
+        s.resting = False
+
+
+class Farewell(Behaviour):
+    """The visitor walked away: stop at once, reset the tablet, forget the conversation."""
+
+    name = "farewell"
+    priority = 80
+    resources = frozenset({Resource.VOICE, Resource.TABLET, Resource.ARMS})
+
+    def wants(self, s: Situation) -> bool:
+        return s.engaged is not None and s.engaged_left
+
+    async def run(self, ctx: Context) -> None:
+        s: Situation = ctx.situation
+        # The behaviour it preempted has already cut its speech and reset the tablet.
+        log.info("visitor left; conversation dropped")
+        s.end_conversation()
+        await ctx.robot.set_eyes(EYES_WELCOME)
+
+
+class ClosedHours(Behaviour):
+    """Someone comes close while the building is closed: say when it opens again."""
+
+    name = "closed-hours"
+    priority = 60
+    resources = frozenset({Resource.VOICE, Resource.TABLET})
+
+    def wants(self, s: Situation) -> bool:
+        return s.newcomer() is not None and not s.is_open()
+
+    async def run(self, ctx: Context) -> None:
+        s: Situation = ctx.situation
+        track = s.newcomer()
+        assert track is not None
+        s.engage(track)
+        await ctx.robot.show_url(s.page("languages"))
+        await ctx.say(s.text("closed"), s.language)
+
+
+class Greet(Behaviour):
+    """Someone comes close: welcome them in the site's language and offer the others."""
+
+    name = "greet"
+    priority = 50
+    resources = frozenset({Resource.VOICE, Resource.TABLET})
+
+    def wants(self, s: Situation) -> bool:
+        return s.newcomer() is not None and s.is_open()
+
+    async def run(self, ctx: Context) -> None:
+        s: Situation = ctx.situation
+        track = s.newcomer()
+        assert track is not None
+        s.engage(track)
+        await ctx.robot.show_url(s.page("languages"))  # a millisecond; then the voice
+        await ctx.say(s.text("greet"), s.language)
+        await ctx.robot.set_eyes(EYES_LISTENING)
+
+
+class Converse(Behaviour):
+    """Listen and answer until the visitor says goodbye (or leaves: farewell takes over)."""
+
+    name = "converse"
+    priority = 40
+    resources = frozenset({Resource.VOICE, Resource.TABLET, Resource.ARMS})
+
+    def wants(self, s: Situation) -> bool:
+        return s.engaged is not None and not s.engaged_left and s.conversation is not None
+
+    async def run(self, ctx: Context) -> None:
+        s: Situation = ctx.situation
+        while s.conversation is not None:
+            heard = await ctx.wait_for(s.inbox.get())
+            if isinstance(heard, TabletTouched):
+                await self._tablet(ctx, s, heard.element)
+                continue
+            reply = s.conversation.respond(heard.text)
+            s.statistics.count(s.clock.now(), reply.language, reply.intent or str(reply.kind))
+            await ctx.say(reply.text, reply.language)
+            if reply.tablet:
+                await ctx.robot.show_url(s.page(f"page/{reply.tablet}", reply.language))
+            if reply.desk is not None:
+                await guide(ctx, s, reply)
+            if reply.kind is ReplyKind.HANDOVER:
+                await hand_over(ctx, s, reply)
+            if reply.ends_conversation:
+                s.end_conversation()
+
+    async def _tablet(self, ctx: Context, s: Situation, element: str) -> None:
+        language = element.removeprefix("lang-")
+        if element.startswith("lang-") and language in s.dialogue.kb.languages:
+            assert s.conversation is not None
+            s.conversation.language = language
+            await ctx.robot.show_url(s.page("ask", language))
+            await ctx.say(s.text("language_chosen", language), language)
+
+
+async def guide(ctx: Context, s: Situation, reply: Reply) -> None:
+    """Show the route to the reply's desk on the tablet and point the way."""
+    assert reply.desk is not None
+    await ctx.robot.show_url(s.page(f"route/{reply.desk.id}", reply.language))
+    ctx.checkpoint()
+    await ctx.say(s.text("guide", reply.language), reply.language)
+    await ctx.robot.point(reply.desk.direction)
+
+
+async def hand_over(ctx: Context, s: Situation, reply: Reply) -> None:
+    """Tell staff a visitor needs a person, and tell the visitor someone is coming."""
+    reason = "asked" if reply.intent is not None else "not-understood"
+    s.staff.publish(HandoverRequest(s.clock.now(), reply.language, reason, reply.intent))
+    s.statistics.count(s.clock.now(), reply.language, "handover")
+    await ctx.say(s.text("handover", reply.language), reply.language)
+
+
+class Attract(Behaviour):
+    """Someone lingers in zone 2: invite them, at most every few minutes."""
+
+    name = "attract"
+    priority = 20
+    resources = frozenset({Resource.VOICE, Resource.EYES})
+
+    def wants(self, s: Situation) -> bool:
+        if s.engaged is not None or s.resting or 2 not in s.visitors.values():
+            return False
+        now = s.clock.monotonic()
+        return s.last_invite is None or now - s.last_invite >= s.settings.invite_every
+
+    async def run(self, ctx: Context) -> None:
+        s: Situation = ctx.situation
+        s.last_invite = s.clock.monotonic()
+        await ctx.robot.set_eyes(EYES_LISTENING)
+        await ctx.say(s.text("invite"), s.language)
+        await ctx.robot.set_eyes(EYES_WELCOME)
+
+
+class Idle(Behaviour):
+    """Nobody to help: welcome screen and friendly eyes."""
+
+    name = "idle"
+    priority = 0
+    resources = frozenset({Resource.TABLET, Resource.EYES})
+
+    def wants(self, s: Situation) -> bool:
+        return s.engaged is None and not s.resting
+
+    async def run(self, ctx: Context) -> None:
+        s: Situation = ctx.situation
+        await ctx.robot.set_eyes(EYES_WELCOME)
+        await ctx.robot.show_url(s.page("welcome"))
+        await ctx.wait_for(asyncio.Event().wait())
+
+
+def reception_behaviours() -> list[Behaviour]:
+    """Every reception behaviour, ready for a BehaviourEngine."""
+    return [LowBattery(), Farewell(), ClosedHours(), Greet(), Converse(), Attract(), Idle()]
