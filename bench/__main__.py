@@ -8,6 +8,7 @@ import sys
 import time
 
 from bench.common import update_summary
+from onthaal.process import finish
 
 
 def main(argv: list[str]) -> int:
@@ -37,4 +38,4 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-raise SystemExit(main(sys.argv[1:]))
+finish(main(sys.argv[1:]))
