@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from clock import Clock
 from onthaal.config import Config
@@ -34,7 +35,7 @@ def build_reception(config: Config, config_path: Path, robot: RobotHAL, clock: C
     dialogue = build_engine(config, config_path, clock)
     texts = load_texts(base / config.behaviours.texts, tuple(config.site.languages))
     statistics: Statistics = (
-        CsvStatistics(base / config.privacy.statistics_file)
+        CsvStatistics(base / config.privacy.statistics_file, ZoneInfo(config.site.timezone))
         if config.privacy.statistics
         else NoStatistics()
     )

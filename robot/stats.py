@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Protocol
 
@@ -31,9 +31,13 @@ class NoStatistics:
 class CsvStatistics:
     """Counts per (hour, language, event), rewritten to ``path`` after every change."""
 
-    def __init__(self, path: Path) -> None:
-        """Start from the counts already in ``path``, if it exists."""
+    def __init__(self, path: Path, timezone: tzinfo) -> None:
+        """Start from the counts already in ``path``, if it exists.
+
+        Hours are the site's local hours (``timezone``): what staff read on the wall clock.
+        """
         self._path = path
+        self._timezone = timezone
         self._counts: Counter[tuple[str, str, str]] = Counter()
         if path.exists():
             with path.open(newline="", encoding="utf-8") as handle:
@@ -42,7 +46,8 @@ class CsvStatistics:
 
     def count(self, at: datetime, language: str, event: str) -> None:
         """Count and save."""
-        self._counts[(at.strftime("%Y-%m-%dT%H:00%z"), language, event)] += 1
+        local = at.astimezone(self._timezone)
+        self._counts[(local.strftime("%Y-%m-%dT%H:00%z"), language, event)] += 1
         self._save()
 
     def rows(self) -> list[dict[str, str | int]]:

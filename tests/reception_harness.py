@@ -13,7 +13,7 @@ from typing import Any
 
 from clock import VirtualClock
 from hw_sim.pepper import SimulatedPepper, Transport
-from onthaal.config import load_config
+from onthaal.config import Config, load_config
 from onthaal.reception_stack import build_reception
 from robot.behaviour import BehaviourEngine
 from robot.naoqi import NaoqiRobot
@@ -70,10 +70,17 @@ class Reception:
 
 @asynccontextmanager
 async def reception(
-    start: datetime, *, speed: float | None = None, transport: Transport = "libqi"
+    start: datetime,
+    *,
+    speed: float | None = None,
+    transport: Transport = "libqi",
+    config: Config | None = None,
 ) -> AsyncIterator[Reception]:
-    """Run the reception behaviours against a simulated Pepper from ``start``."""
-    config = load_config(REPO / "robot.toml")
+    """Run the reception behaviours against a simulated Pepper from ``start``.
+
+    ``config`` defaults to the repository's ``robot.toml``.
+    """
+    config = config or load_config(REPO / "robot.toml")
     async with VirtualClock(start, speed=speed, settle=SETTLE) as clock:
         sim = SimulatedPepper(clock, transport=transport)
         async with sim:
