@@ -7,9 +7,11 @@ added here as they come into existence; each becomes one child of the top superv
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +19,12 @@ from pathlib import Path
 from clock import Clock, RealClock, VirtualClock
 from dialogue.kb import KnowledgeBaseError
 from hw_sim.journal import Journal
+from hw_sim.mqtt_broker import EmbeddedBroker
 from hw_sim.pepper import SimulatedPepper, libqi_available
+from hw_sim.signage import SimulatedDisplays
 from onthaal.config import Config
 from onthaal.reception_stack import build_reception
+from onthaal.signage_stack import broker_settings, build_signage, push_defaults
 from onthaal.supervisor import (
     Backoff,
     ChildSpec,
@@ -32,7 +37,7 @@ from onthaal.supervisor import (
 )
 from robot.naoqi import NaoqiRobot
 from robot.reception import TextsError
-from robot.staff import HandoverRequest
+from robot.staff import HandoverRequest, StaffNotifier
 
 log = logging.getLogger("onthaal.app")
 
@@ -70,7 +75,7 @@ class HealthWatcher:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._supervisor: Supervisor | None = None
-        self._last: dict[str, tuple[ChildState, int]] = {}
+        self._last: dict[str, tuple[ChildState, int, str | None]] = {}
 
     def watch(self, supervisor: Supervisor) -> None:
         """Watch ``supervisor``'s children (set once the supervisor exists)."""
@@ -81,13 +86,14 @@ class HealthWatcher:
         while True:
             if self._supervisor is not None:
                 for health in self._supervisor.health():
-                    seen = (health.state, health.restarts)
+                    seen = (health.state, health.restarts, health.problem)
                     if self._last.get(health.name) != seen:
                         self._last[health.name] = seen
                         log.info(
-                            "health %s: %s",
+                            "health %s: %s%s",
                             health.name,
                             health.state,
+                            f" ({health.problem})" if health.problem else "",
                             extra={"restarts": health.restarts, "last_error": health.last_error},
                         )
             await self._clock.sleep(HEALTH_INTERVAL)
@@ -98,10 +104,13 @@ def _journal(config: Config, clock: Clock) -> Journal:
     return Journal(clock, path)
 
 
-def reception_children(config: Config, mode: Mode, clock: Clock) -> list[ChildSpec]:
+def reception_children(
+    config: Config, mode: Mode, clock: Clock, journal: Journal
+) -> tuple[list[ChildSpec], StaffNotifier]:
     """The robot link, the reception behaviours, and the simulated Pepper when simulating.
 
-    Raises KnowledgeBaseError or TextsError when the content files are unusable.
+    Also returns where hand-over requests are announced. Raises KnowledgeBaseError or
+    TextsError when the content files are unusable.
     """
     robot_settings = {
         "clock": clock,
@@ -114,11 +123,11 @@ def reception_children(config: Config, mode: Mode, clock: Clock) -> list[ChildSp
         return [
             ChildSpec("robot-link", robot.run),
             ChildSpec("behaviours", reception.engine.run),
-        ]
+        ], reception.staff
 
     sim = SimulatedPepper(
         clock,
-        _journal(config, clock),
+        journal,
         listen=config.sim.robot_listen,
         transport=config.sim.transport,
     )
@@ -148,7 +157,63 @@ def reception_children(config: Config, mode: Mode, clock: Clock) -> list[ChildSp
         ChildSpec("sim-pepper", sim.run),
         ChildSpec("robot-link", simulated_link),
         ChildSpec("behaviours", reception.engine.run),
-    ]
+    ], reception.staff
+
+
+def signage_children(
+    config: Config, mode: Mode, clock: Clock, journal: Journal, staff: StaffNotifier
+) -> list[ChildSpec]:
+    """The embedded broker (if configured), simulated screens (if simulating), the driver.
+
+    Every display gets its default content from the first second; hand-over requests
+    are announced on ``onthaal/<site>/staff/handover``.
+    """
+    children: list[ChildSpec] = []
+    broker_ready = asyncio.Event()
+    if config.mqtt.embedded:
+        broker = EmbeddedBroker(config.mqtt.host, config.mqtt.port)
+        broker_ready = broker.started
+        children.append(ChildSpec("mqtt-broker", broker.run_until_cancelled))
+    else:
+        broker_ready.set()
+
+    def after_broker(run: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def start() -> None:
+            await broker_ready.wait()
+            await run()
+
+        return start
+
+    signage = build_signage(config, mode.config_path, clock)
+    if mode.simulate and config.displays:
+        screens = SimulatedDisplays(
+            [d.id for d in config.displays],
+            config.site.id,
+            broker_settings(config, mode.config_path),
+            clock,
+            journal,
+        )
+        children.append(ChildSpec("sim-displays", after_broker(screens.run)))
+    pushed = push_defaults(config, signage)
+    if pushed:
+        log.info("default content queued for %d display(s)", len(pushed))
+
+    def announce(request: HandoverRequest) -> None:
+        signage.notify_handover(
+            json.dumps(
+                {
+                    "schema": 1,
+                    "at": request.at.isoformat(),
+                    "reason": request.reason,
+                    "language": request.language,
+                    "intent": request.intent,
+                }
+            ).encode()
+        )
+
+    staff.subscribe(announce)
+    children.append(ChildSpec("signage", after_broker(signage.run), probe=signage.problem))
+    return children
 
 
 def build_clock(config: Config, mode: Mode) -> tuple[Clock, VirtualClock | None]:
@@ -165,8 +230,10 @@ async def serve(config: Config, mode: Mode) -> int:
     Returns the process exit code: 0 after a clean stop, 1 if the supervisor gave up.
     """
     clock, virtual = build_clock(config, mode)
+    journal = _journal(config, clock)
     try:
-        parts = reception_children(config, mode, clock)
+        robot_parts, staff = reception_children(config, mode, clock, journal)
+        parts = [*signage_children(config, mode, clock, journal, staff), *robot_parts]
     except (KnowledgeBaseError, TextsError) as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

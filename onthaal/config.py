@@ -8,6 +8,7 @@ every problem (not TOML, a wrong type, an unknown key, a bad URL, ...) into one 
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from datetime import date
@@ -24,7 +25,10 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+
+from beacons.content import LocalizedContent
 
 Language = Literal["nl", "fr", "en", "de"]
 
@@ -266,6 +270,111 @@ class SupervisorConfig(Section):
     )
 
 
+class TlsConfig(Section):
+    """TLS to the MQTT broker."""
+
+    enabled: bool = Field(default=False, description="Connect with TLS.")
+    ca_file: str = Field(
+        default="", description="CA certificate (PEM) to verify the broker; empty: system CAs."
+    )
+
+
+class MqttConfig(Section):
+    """The MQTT broker the info screens are reached through."""
+
+    embedded: bool = Field(
+        default=True, description="Start an embedded broker (amqtt) on host:port."
+    )
+    host: str = Field(default="127.0.0.1", min_length=1, description="Broker host name or IP.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
+    tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
+    username_env: str = Field(
+        default="", description="Name of the environment variable holding the user name."
+    )
+    password_env: str = Field(
+        default="", description="Name of the environment variable holding the password."
+    )
+    keepalive: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive (s).")
+    timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for the broker to answer a request."
+    )
+    outbox: str = Field(
+        default="var/signage-outbox.sqlite",
+        description="SQLite file holding content until displays acknowledge it.",
+    )
+    ack_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds before unacknowledged content is sent again."
+    )
+
+    @field_validator("username_env", "password_env")
+    @classmethod
+    def _variable_is_set(cls, value: str) -> str:
+        if value and value not in os.environ:
+            raise ValueError(f"environment variable {value!r} is not set")
+        return value
+
+
+DeviceId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
+class DisplayConfig(Section):
+    """One digital info screen (infozuil)."""
+
+    id: DeviceId = Field(description="Display id, used in MQTT topics; lower case, digits, '-'.")
+    group: DeviceId = Field(description="Group (zone) it belongs to, e.g. 'hall'.")
+    name: str = Field(default="", description="Where it stands, for staff.")
+    languages: list[Language] = Field(
+        default=["nl"], min_length=1, description="Languages it shows, side by side."
+    )
+    default: dict[Language, LocalizedContent] = Field(
+        min_length=1, description="What it shows when nothing is scheduled, per language."
+    )
+
+
+class BeaconConfig(Section):
+    """One BLE info beacon."""
+
+    id: DeviceId = Field(description="Beacon id; lower case, digits, '-'.")
+    group: DeviceId = Field(description="Group (zone) it belongs to, e.g. 'hall'.")
+    name: str = Field(default="", description="Where it hangs, for staff.")
+    address: str = Field(
+        default="",
+        pattern=r"^$|^([0-9A-F]{2}:){5}[0-9A-F]{2}$",
+        description="Bluetooth address (AA:BB:CC:DD:EE:FF); empty: find it by its UID.",
+    )
+    mode: Literal["url", "id"] = Field(
+        default="url",
+        description="'url': the frame carries the link; 'id': a stable UID, content in the feed.",
+    )
+    url: str = Field(
+        default="", description="Default link it advertises (Eddystone-URL) in 'url' mode."
+    )
+    namespace: str = Field(
+        default="",
+        pattern=r"^$|^[0-9a-f]{20}$",
+        description="Eddystone-UID namespace (10 bytes, hex) in 'id' mode.",
+    )
+    instance: str = Field(
+        default="",
+        pattern=r"^$|^[0-9a-f]{12}$",
+        description="Eddystone-UID instance (6 bytes, hex) in 'id' mode.",
+    )
+    lock_key_env: str = Field(
+        default="",
+        description="Environment variable holding its 16-byte lock key (hex); empty: unlocked.",
+    )
+
+    @model_validator(mode="after")
+    def _content_for_mode(self) -> BeaconConfig:
+        if self.mode == "url" and not self.url:
+            raise ValueError("a beacon in 'url' mode needs a default url")
+        if self.mode == "id" and not (self.namespace and self.instance):
+            raise ValueError("a beacon in 'id' mode needs namespace and instance")
+        if self.lock_key_env and self.lock_key_env not in os.environ:
+            raise ValueError(f"environment variable {self.lock_key_env!r} is not set")
+        return self
+
+
 class LoggingConfig(Section):
     """Log output."""
 
@@ -295,6 +404,23 @@ class Config(Section):
         default_factory=SupervisorConfig, description="Restart policy."
     )
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log output.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT broker.")
+    displays: list[DisplayConfig] = Field(
+        default_factory=list, description="Digital info screens ([[displays]])."
+    )
+    beacons: list[BeaconConfig] = Field(
+        default_factory=list, description="BLE info beacons ([[beacons]])."
+    )
+
+    @field_validator("displays", "beacons")
+    @classmethod
+    def _unique_ids(cls, devices: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for device in devices:
+            if device.id in seen:
+                raise ValueError(f"device id {device.id!r} is used twice")
+            seen.add(device.id)
+        return devices
 
 
 _TOML_POSITION = re.compile(r"^(?P<reason>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")

@@ -73,6 +73,9 @@ class HumanFormatter(logging.Formatter):
         return line
 
 
+CHATTY_LIBRARIES = ("amqtt", "transitions", "bumble")
+
+
 def configure_logging(
     fmt: LogFormat = "human", level: str = "INFO", stream: TextIO | None = None
 ) -> None:
@@ -83,3 +86,6 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Libraries that narrate every state change at info level: only their problems.
+    for chatty in CHATTY_LIBRARIES:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -103,6 +103,9 @@ class ChildSpec:
     run: Callable[[], Awaitable[None]]
     restart: RestartPolicy = RestartPolicy.PERMANENT
     shutdown_timeout: float = 5.0
+    # What the child itself says about its health while running: None when all is well,
+    # else a short reason ("broker unreachable"). Shown beside the supervisor's state.
+    probe: Callable[[], str | None] | None = None
 
 
 @dataclass
@@ -115,6 +118,7 @@ class ChildHealth:
     restarts: int = 0
     last_error: str | None = None
     since: datetime | None = None
+    problem: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-friendly view."""
@@ -125,6 +129,7 @@ class ChildHealth:
             "restarts": self.restarts,
             "last_error": self.last_error,
             "since": self.since.isoformat() if self.since else None,
+            "problem": self.problem,
         }
 
 
@@ -170,7 +175,13 @@ class Supervisor:
 
     def health(self) -> list[ChildHealth]:
         """A snapshot of every child's health, in start order."""
-        return [dataclasses.replace(c.health) for c in self._children]
+        snapshot = []
+        for child in self._children:
+            health = dataclasses.replace(child.health)
+            if child.spec.probe is not None and health.state is ChildState.RUNNING:
+                health.problem = child.spec.probe()
+            snapshot.append(health)
+        return snapshot
 
     def on_restart(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(child_name)`` each time a child is restarted (for metrics)."""

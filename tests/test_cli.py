@@ -14,6 +14,7 @@ import pytest
 
 from onthaal import __version__
 from onthaal.cli import main
+from tests.configs import isolated_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,8 +51,9 @@ def test_bad_arguments_exit_2_with_usage(
     assert "usage: onthaal" in capsys.readouterr().err
 
 
-def test_sim_runs_for_its_duration_and_stops_cleanly() -> None:
-    proc = onthaal("sim", "--duration", "2", "--log-format", "json")
+def test_sim_runs_for_its_duration_and_stops_cleanly(tmp_path: Path) -> None:
+    config = isolated_config(tmp_path)
+    proc = onthaal("sim", "--config", str(config), "--duration", "3", "--log-format", "json")
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     lines = [json.loads(line) for line in err.splitlines()]
@@ -60,14 +62,25 @@ def test_sim_runs_for_its_duration_and_stops_cleanly() -> None:
     # the simulated Pepper is up and the robot link reached it over libqi
     assert ("sim-pepper", "simulated Pepper listening") in messages
     assert ("robot-link", "robot link up") in messages
+    # the embedded broker runs, the driver reached it, every screen shows its default
+    assert ("signage", "MQTT link up") in messages
+    shows = {m for child, m in messages if child == "sim-displays" and " shows " in m}
+    assert shows == {
+        "display hall-entrance shows 'Welkom in het gemeentehuis'",
+        "display hall-info shows 'Openingsuren'",
+        "display waiting-room-1 shows 'Burgerzaken'",
+    }
+    assert (tmp_path / "var" / "signage-outbox.sqlite").exists()
     assert "terminate called" not in err
     assert lines[-1]["msg"] == "onthaal stopped"
     assert all({"ts", "level", "logger", "child", "msg"} <= line.keys() for line in lines)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_stops_onthaal_sim_cleanly_and_quickly(signum: signal.Signals) -> None:
-    proc = onthaal("sim", "--log-format", "json")
+def test_a_signal_stops_onthaal_sim_cleanly_and_quickly(
+    signum: signal.Signals, tmp_path: Path
+) -> None:
+    proc = onthaal("sim", "--config", str(isolated_config(tmp_path)), "--log-format", "json")
     # wait until it is up: the first health line
     assert proc.stderr is not None
     deadline = time.monotonic() + 20

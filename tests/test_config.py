@@ -77,8 +77,8 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
         "unknown section",
         VALID + '\n[robots]\nbackend = "sim"\n',
         [
-            "robots: unknown key (allowed: behaviours, dialogue, logging, opening_hours, privacy, "
-            "robot, sim, site, supervisor)"
+            "robots: unknown key (allowed: beacons, behaviours, dialogue, displays, logging, mqtt, "
+            "opening_hours, privacy, robot, sim, site, supervisor)"
         ],
     ),
     (
@@ -122,6 +122,44 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
         ["line 10, column 9: not valid TOML"],
     ),
     ("empty file", "", ["site: missing required section", "robot: missing required section"]),
+    (
+        "MQTT port out of range",
+        VALID + "\n[mqtt]\nport = 70000\n",
+        ["mqtt.port: input should be less than or equal to 65535 (got 70000)"],
+    ),
+    (
+        "MQTT secret variable not set",
+        VALID + '\n[mqtt]\npassword_env = "ONTHAAL_TEST_UNSET_PASSWORD"\n',
+        ["mqtt.password_env: environment variable 'ONTHAAL_TEST_UNSET_PASSWORD' is not set"],
+    ),
+    (
+        "display without default content",
+        VALID + '\n[[displays]]\nid = "hall-1"\ngroup = "hall"\n',
+        ["displays.0.default: missing required key"],
+    ),
+    (
+        "display id used twice",
+        VALID
+        + '\n[[displays]]\nid = "d"\ngroup = "hall"\ndefault.nl = { title = "A" }\n'
+        + '\n[[displays]]\nid = "d"\ngroup = "hall"\ndefault.nl = { title = "B" }\n',
+        ["displays: device id 'd' is used twice"],
+    ),
+    (
+        "display content in an unknown language",
+        VALID + '\n[[displays]]\nid = "d"\ngroup = "hall"\ndefault.es = { title = "Hola" }\n',
+        ["displays.0.default.es"],
+    ),
+    (
+        "url beacon without a url",
+        VALID + '\n[[beacons]]\nid = "b1"\ngroup = "hall"\nmode = "url"\n',
+        ["beacons.0: a beacon in 'url' mode needs a default url"],
+    ),
+    (
+        "beacon address malformed",
+        VALID + '\n[[beacons]]\nid = "b1"\ngroup = "hall"\nurl = "https://a.be"\n'
+        'address = "aa:bb"\n',
+        ["beacons.0.address: string should match pattern"],
+    ),
     (
         "negative speed",
         VALID + "\n[sim]\nspeed = -2\n",

@@ -1,0 +1,67 @@
+"""An embedded MQTT broker (amqtt), so the simulator needs nothing installed.
+
+Other MQTT clients (a test tool, a real display on the LAN) may connect to it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+from typing import Self
+
+from amqtt.broker import Broker
+from amqtt.contexts import BrokerConfig, ListenerConfig
+
+log = logging.getLogger("onthaal.sim.broker")
+
+
+class EmbeddedBroker:
+    """amqtt listening on ``host:port`` (TCP), anonymous, as an async context manager."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
+        """A broker for ``host:port``; started by :meth:`start` or ``async with``."""
+        self.host = host
+        self.port = port
+        self._broker: Broker | None = None
+        self.started = asyncio.Event()
+
+    async def start(self) -> None:
+        """Start listening."""
+        config = BrokerConfig(
+            listeners={"default": ListenerConfig(bind=f"{self.host}:{self.port}")},
+            plugins={
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            },
+        )
+        self._broker = Broker(config)
+        await self._broker.start()
+        self.started.set()
+        log.info("embedded MQTT broker on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop listening and drop every client (their last wills are not sent)."""
+        if self._broker is not None:
+            broker, self._broker = self._broker, None
+            self.started.clear()
+            await broker.shutdown()
+
+    async def run_until_cancelled(self) -> None:
+        """Run as a supervised child: start, wait forever, stop when cancelled."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()

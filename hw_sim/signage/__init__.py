@@ -1,0 +1,154 @@
+"""Simulated info screens: real MQTT clients that speak the signage protocol.
+
+Each :class:`SimulatedDisplay` connects to the broker with a last will (``offline`` on
+``.../state``, retained), announces ``online``, subscribes to its ``.../content`` topic,
+"renders" what it receives (records it in the journal as ``show``) and acknowledges the
+content id on ``.../ack``. Content it already shows is acknowledged again but not shown
+twice. It can be switched off and on, made to drop acks, or made slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+import aiomqtt
+from pydantic import ValidationError
+
+from beacons.signage import BrokerSettings
+from beacons.signage_messages import AckMessage, ContentMessage, Topics
+from clock import Clock
+from hw_sim.journal import Journal
+
+log = logging.getLogger("onthaal.sim.display")
+
+RECONNECT_DELAY = 0.5  # seconds of the clock between attempts to reach the broker
+
+
+class SimulatedDisplay:
+    """One info screen."""
+
+    def __init__(
+        self, display: str, site: str, broker: BrokerSettings, clock: Clock, journal: Journal
+    ) -> None:
+        """A screen called ``display`` at ``site``; switched on."""
+        self.display = display
+        self._topics = Topics(site)
+        self._broker = broker
+        self._clock = clock
+        self._journal = journal
+        self.current: ContentMessage | None = None
+        self.shown: list[str] = []
+        self.drop_acks = False
+        self.slow = 0.0  # seconds (of the clock) between receiving content and showing it
+        self._powered = asyncio.Event()
+        self._powered.set()
+        self._off = asyncio.Event()
+        self.connected = asyncio.Event()
+
+    @property
+    def device(self) -> str:
+        """Its name in the journal."""
+        return f"display:{self.display}"
+
+    def switch_off(self) -> None:
+        """Power off: announce ``offline`` and leave the broker until switched on."""
+        self._powered.clear()
+        self._off.set()
+
+    def switch_on(self) -> None:
+        """Power on: reconnect and take the (retained) content again."""
+        self._off.clear()
+        self._powered.set()
+
+    async def run(self) -> None:
+        """Run the screen forever, reconnecting whenever the broker goes away."""
+        while True:
+            await self._powered.wait()
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                log.debug("display %s lost the broker: %s", self.display, exc)
+                self.connected.clear()
+                await self._clock.sleep(RECONNECT_DELAY)
+
+    async def _session(self) -> None:
+        will = aiomqtt.Will(self._topics.state(self.display), b"offline", qos=1, retain=True)
+        client = self._broker.client(f"display-{self.display}", will=will, clean_session=True)
+        async with client:
+            await client.subscribe(self._topics.content(self.display), qos=1)
+            await client.publish(self._topics.state(self.display), b"online", qos=1, retain=True)
+            self.connected.set()
+            self._journal.record(self.device, "online")
+            receiver = asyncio.create_task(self._receive(client))
+            switched_off = asyncio.create_task(self._off.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {receiver, switched_off}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if receiver in done:
+                    receiver.result()  # re-raise the MqttError that ended it
+                await client.publish(
+                    self._topics.state(self.display), b"offline", qos=1, retain=True
+                )
+                self._journal.record(self.device, "offline")
+            finally:
+                self.connected.clear()
+                for task in (receiver, switched_off):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            try:
+                content = ContentMessage.model_validate_json(bytes(message.payload))
+            except ValidationError as exc:
+                self._journal.record(self.device, "rejected", reason=str(exc.errors()[0]["msg"]))
+                continue
+            if self.current is None or content.content_id != self.current.content_id:
+                if self.slow:
+                    await self._clock.sleep(self.slow)
+                self.current = content
+                self.shown.append(content.content_id)
+                first = next(iter(content.content.values()))
+                log.info("display %s shows %r", self.display, first.title)
+                self._journal.record(
+                    self.device, "show", content_id=content.content_id, title=first.title
+                )
+            if self.drop_acks:
+                continue
+            ack = AckMessage(content_id=content.content_id, shown_at=self._clock.now())
+            await client.publish(self._topics.ack(self.display), ack.to_json(), qos=1)
+
+
+class SimulatedDisplays:
+    """A fleet of simulated screens run together."""
+
+    def __init__(
+        self,
+        displays: Iterable[str],
+        site: str,
+        broker: BrokerSettings,
+        clock: Clock,
+        journal: Journal,
+    ) -> None:
+        """One :class:`SimulatedDisplay` per id."""
+        self.screens = {d: SimulatedDisplay(d, site, broker, clock, journal) for d in displays}
+
+    def __getitem__(self, display: str) -> SimulatedDisplay:
+        return self.screens[display]
+
+    async def run(self) -> None:
+        """Run every screen until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            for screen in self.screens.values():
+                tasks.create_task(screen.run())
+
+    async def all_connected(self) -> None:
+        """Return once every powered screen is connected."""
+        for screen in self.screens.values():
+            if screen._powered.is_set():
+                await screen.connected.wait()
