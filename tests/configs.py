@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.mqtt_brokers import free_port
+from hw_sim.brokers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -22,7 +22,7 @@ from beacons.signage_messages import ContentMessage
 from clock import VirtualClock
 from hw_sim.journal import Journal
 from hw_sim.signage import SimulatedDisplays
-from tests.mqtt_brokers import BrokerUnderTest, Embedded, Mosquitto
+from hw_sim.brokers import BrokerUnderTest, Embedded, Mosquitto
 
 SITE = "cityhall"
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

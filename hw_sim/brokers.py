@@ -1,4 +1,4 @@
-"""MQTT brokers for tests: a real mosquitto process and the embedded amqtt broker.
+"""MQTT brokers for tests and benchmarks: a mosquitto process and the embedded broker.
 
 Both listen on a free loopback port and can be stopped and started again on the same
 port, which is how the tests cut the broker away mid-push.
