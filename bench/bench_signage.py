@@ -44,8 +44,12 @@ def _message(content_id: str) -> ContentMessage:
     return ContentMessage(
         content_id=content_id,
         content={
-            "nl": LocalizedContent(title="Loket 3 sluit om 11 uur", body="Excuses voor het ongemak."),
-            "en": LocalizedContent(title="Desk 3 closes at 11", body="Sorry for the inconvenience."),
+            "nl": LocalizedContent(
+                title="Loket 3 sluit om 11 uur", body="Excuses voor het ongemak."
+            ),
+            "en": LocalizedContent(
+                title="Desk 3 closes at 11", body="Sorry for the inconvenience."
+            ),
         },
     )
 
@@ -82,7 +86,7 @@ async def _measure(broker: BrokerUnderTest, workdir: Path) -> dict[str, list[flo
                     *(bare.publish(topics.content(d), payload, qos=1, retain=True) for d in ids)
                 )
                 await _until(
-                    lambda w=wanted: all(  # type: ignore[misc]
+                    lambda w=wanted: all(
                         s.current is not None and s.current.content_id == w
                         for s in screens.screens.values()
                     )
@@ -146,6 +150,3 @@ def run() -> Result:
     )
     result.notes = " ".join(notes)
     return result
-
-
-

@@ -20,9 +20,9 @@ from beacons.outbox import Outbox
 from beacons.signage import BrokerSettings, Signage, UnknownDisplay
 from beacons.signage_messages import ContentMessage
 from clock import VirtualClock
+from hw_sim.brokers import BrokerUnderTest, Embedded, Mosquitto
 from hw_sim.journal import Journal
 from hw_sim.signage import SimulatedDisplays
-from hw_sim.brokers import BrokerUnderTest, Embedded, Mosquitto
 
 SITE = "cityhall"
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
