@@ -110,6 +110,7 @@ class BeaconState:
     last_error: str | None = None
     attempts: int = 0
     last_push: datetime | None = None
+    last_push_ms: float | None = None  # connect + write + verify of the last good attempt
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly view."""
@@ -191,6 +192,15 @@ class BleBeacons:
         self._in_flight: set[str] = set()
         self._retry_when_heard: asyncio.Queue[str] = asyncio.Queue()
         self._feed: dict[str, _FeedEntry] = {}
+
+    def attach(
+        self,
+        scanner_backend: type[BaseBleakScanner] | None,
+        client_backend: type[BaseBleakClient] | None,
+    ) -> None:
+        """Use these bleak backends from now on (the simulator's exist once it runs)."""
+        self._scanner_backend = scanner_backend
+        self._client_backend = client_backend
 
     # -- state ---------------------------------------------------------------------------
 
@@ -322,6 +332,13 @@ class BleBeacons:
     async def _push(self, beacon: str, url: str) -> PushResult:
         state = self._states[beacon]
         state.wanted = url
+        if state.last_seen is None:
+            # Hear it first: it may already advertise the URL, and a device found by a
+            # scan connects faster than an address looked up afresh.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.verify_timeout):  # radio time
+                    while state.last_seen is None:
+                        await self._next_advertisement()
         if state.frame == url:
             state.status, state.last_error = "ok", None
             return PushResult(beacon, ok=True, changed=False)
@@ -369,22 +386,25 @@ class BleBeacons:
         target: BLEDevice | str | None = self._devices.get(beacon) or spec.address
         if target is None:
             raise BleakError(f"beacon {beacon} has not been seen yet")
-        async with (
-            self._connections,
-            BleakClient(
+        loop = asyncio.get_running_loop()
+        started = 0.0
+        async with self._connections:
+            started = loop.time()  # radio time, for the record
+            async with BleakClient(
                 target, backend=self._client_backend, timeout=self.settings.connect_timeout
-            ) as client,
-        ):
-            was_locked = await self._unlock(client, spec)
-            await client.write_gatt_char(gatt.ACTIVE_SLOT, b"\x00", response=True)
-            slot = bytes([encode_eddystone_url(url)[0]]) + encode_url(url)
-            await client.write_gatt_char(gatt.ADV_SLOT_DATA, slot, response=True)
-            read_back = bytes(await client.read_gatt_char(gatt.ADV_SLOT_DATA))
-            if _describe(decode_eddystone(read_back)) != url:
-                raise VerificationFailed(f"read back {read_back.hex()} instead of {url}")
-            if was_locked:
-                await client.write_gatt_char(gatt.LOCK_STATE, b"\x00", response=True)
+            ) as client:
+                was_locked = await self._unlock(client, spec)
+                await client.write_gatt_char(gatt.ACTIVE_SLOT, b"\x00", response=True)
+                slot = bytes([encode_eddystone_url(url)[0]]) + encode_url(url)
+                await client.write_gatt_char(gatt.ADV_SLOT_DATA, slot, response=True)
+                read_back = bytes(await client.read_gatt_char(gatt.ADV_SLOT_DATA))
+                if _describe(decode_eddystone(read_back)) != url:
+                    raise VerificationFailed(f"read back {read_back.hex()} instead of {url}")
+                if was_locked:
+                    await client.write_gatt_char(gatt.LOCK_STATE, b"\x00", response=True)
+        # The connection slot is free again while we listen for the new frame.
         await self._seen_on_air(beacon, url)
+        self._states[beacon].last_push_ms = (loop.time() - started) * 1000
 
     async def _unlock(self, client: BleakClient, spec: BeaconSpec) -> bool:
         state = (await client.read_gatt_char(gatt.LOCK_STATE))[0]

@@ -22,6 +22,14 @@ from hw_sim.journal import Journal
 from hw_sim.mqtt_broker import EmbeddedBroker
 from hw_sim.pepper import SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
+from onthaal.ble_stack import (
+    apply_default_feed,
+    beacon_specs,
+    build_ble,
+    default_urls,
+    simulated_field,
+    simulated_specs,
+)
 from onthaal.config import Config
 from onthaal.reception_stack import build_reception
 from onthaal.signage_stack import broker_settings, build_signage, push_defaults
@@ -216,6 +224,38 @@ def signage_children(
     return children
 
 
+def ble_children(config: Config, mode: Mode, clock: Clock, journal: Journal) -> list[ChildSpec]:
+    """The BLE driver, and the simulated beacons when simulating.
+
+    Every 'url'-mode beacon is brought to its default URL (a beacon already advertising
+    it is left alone) and every 'id'-mode beacon's default content is in the feed.
+    """
+    if not config.beacons:
+        return []
+    simulate = mode.simulate or config.ble.backend == "sim"
+    specs = simulated_specs(config) if simulate else beacon_specs(config)
+    driver = build_ble(config, clock, specs)
+    apply_default_feed(config, driver)
+    children: list[ChildSpec] = []
+    field = simulated_field(config, clock, journal) if simulate else None
+    if field is not None:
+        children.append(ChildSpec("sim-beacons", field.run))
+
+    async def run_driver() -> None:
+        if field is not None:
+            await field.started.wait()
+            driver.attach(*field.backend())
+        async with driver.scanning():
+            results = await driver.push_urls(default_urls(config))
+            changed = sorted(b for b, r in results.items() if r.changed)
+            if changed:
+                log.info("default URL written to beacon(s): %s", ", ".join(changed))
+            await driver.run()
+
+    children.append(ChildSpec("ble", run_driver, probe=driver.problem))
+    return children
+
+
 def build_clock(config: Config, mode: Mode) -> tuple[Clock, VirtualClock | None]:
     """The real clock, or in simulation a virtual one at ``[sim] speed``."""
     if not mode.simulate:
@@ -233,7 +273,11 @@ async def serve(config: Config, mode: Mode) -> int:
     journal = _journal(config, clock)
     try:
         robot_parts, staff = reception_children(config, mode, clock, journal)
-        parts = [*signage_children(config, mode, clock, journal, staff), *robot_parts]
+        parts = [
+            *signage_children(config, mode, clock, journal, staff),
+            *ble_children(config, mode, clock, journal),
+            *robot_parts,
+        ]
     except (KnowledgeBaseError, TextsError) as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

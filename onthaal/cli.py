@@ -14,6 +14,8 @@ from pathlib import Path
 
 from onthaal import __version__
 from onthaal.app import Mode, serve, serve_sim_robot
+from onthaal.beacons_cli import add_parser as add_beacons_parser
+from onthaal.beacons_cli import run_beacons_command
 from onthaal.config import Config, ConfigError, listen_url, load_config
 from onthaal.dialogue_cli import run_dialogue_command
 from onthaal.logs import configure_logging
@@ -82,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("file", help='lines of {"text", "lang", "intent"}')
     evaluation.add_argument("--json", action="store_true", help="print the numbers as JSON")
 
+    add_beacons_parser(commands, common)
+
     sim_robot = commands.add_parser(
         "sim-robot",
         parents=[common],
@@ -127,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command in ("chat", "dialogue"):
         return run_dialogue_command(args, config, Path(args.config))
+    if args.command == "beacons":
+        return run_beacons_command(args, config)
     if args.command == "sim-robot":
         listen = args.listen or config.sim.robot_listen
         try:

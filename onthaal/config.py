@@ -29,6 +29,8 @@ from pydantic import (
 )
 
 from beacons.content import LocalizedContent
+from beacons.eddystone_gatt import parse_lock_key
+from beacons.frames import FrameError, encode_eddystone_url
 
 Language = Literal["nl", "fr", "en", "de"]
 
@@ -363,6 +365,10 @@ class BeaconConfig(Section):
         default="",
         description="Environment variable holding its 16-byte lock key (hex); empty: unlocked.",
     )
+    default: dict[Language, LocalizedContent] = Field(
+        default_factory=dict,
+        description="In 'id' mode: what the beacon stands for when nothing is scheduled.",
+    )
 
     @model_validator(mode="after")
     def _content_for_mode(self) -> BeaconConfig:
@@ -370,9 +376,43 @@ class BeaconConfig(Section):
             raise ValueError("a beacon in 'url' mode needs a default url")
         if self.mode == "id" and not (self.namespace and self.instance):
             raise ValueError("a beacon in 'id' mode needs namespace and instance")
-        if self.lock_key_env and self.lock_key_env not in os.environ:
-            raise ValueError(f"environment variable {self.lock_key_env!r} is not set")
+        if self.mode == "id" and not self.default:
+            raise ValueError("a beacon in 'id' mode needs default content (default.<lang>)")
+        if self.mode == "url":
+            try:
+                encode_eddystone_url(self.url)
+            except FrameError as exc:
+                raise ValueError(f"url: {exc}") from None
+        if self.lock_key_env:
+            if self.lock_key_env not in os.environ:
+                raise ValueError(f"environment variable {self.lock_key_env!r} is not set")
+            try:
+                parse_lock_key(os.environ[self.lock_key_env])
+            except ValueError as exc:
+                raise ValueError(f"lock key in ${self.lock_key_env}: {exc}") from None
         return self
+
+    def lock_key(self) -> bytes | None:
+        """The lock key from the environment, if one is configured."""
+        return parse_lock_key(os.environ[self.lock_key_env]) if self.lock_key_env else None
+
+
+class BleConfig(Section):
+    """How Onthaal reaches the BLE beacons."""
+
+    backend: Literal["sim", "bluez"] = Field(
+        default="sim", description="'bluez': the host's Bluetooth adapter; 'sim': simulated."
+    )
+    max_connections: int = Field(
+        default=3, ge=1, le=20, description="Beacons configured at once (adapters allow few)."
+    )
+    attempts: int = Field(default=3, ge=1, le=20, description="Tries per push before failing.")
+    connect_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to connect to a beacon."
+    )
+    verify_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to see a written frame on the air."
+    )
 
 
 class LoggingConfig(Section):
@@ -411,6 +451,7 @@ class Config(Section):
     beacons: list[BeaconConfig] = Field(
         default_factory=list, description="BLE info beacons ([[beacons]])."
     )
+    ble: BleConfig = Field(default_factory=BleConfig, description="BLE adapter and limits.")
 
     @field_validator("displays", "beacons")
     @classmethod
