@@ -33,6 +33,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from beacons.outbox import Outbox
 from beacons.signage_messages import AckMessage, ContentMessage, Topics
+from beacons.tasks import run_together
 from clock import Clock, Timer
 
 log = logging.getLogger("onthaal.beacons.signage")
@@ -84,6 +85,16 @@ class BrokerSettings:
         # aiomqtt warns above 10 publishes in flight; the driver bounds them itself.
         client.pending_calls_threshold = PUBLISH_CONCURRENCY * 2
         return client
+
+
+async def close_client(client: aiomqtt.Client, timeout: float = 2.0) -> None:
+    """Disconnect politely, but never wait more than ``timeout`` (real) seconds.
+
+    A shutdown must stay bounded even if the broker or the socket no longer answers.
+    """
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(timeout):
+            await client.__aexit__(None, None, None)
 
 
 @dataclass
@@ -232,14 +243,13 @@ class Signage:
                 client = await self._connect()
                 try:
                     await self._session(client)
-                except* aiomqtt.MqttError as group:
-                    self._problem = f"broker connection lost: {group.exceptions[0]}"
-                    log.warning("MQTT link lost: %s", group.exceptions[0])
+                except aiomqtt.MqttError as exc:
+                    self._problem = f"broker connection lost: {exc}"
+                    log.warning("MQTT link lost: %s", exc)
                 finally:
                     self._link = None
                     self._cancel_timers()
-                    with contextlib.suppress(Exception):
-                        await client.__aexit__(None, None, None)
+                    await close_client(client)
         finally:
             self._problem = "stopped"
 
@@ -279,10 +289,9 @@ class Signage:
         # what is unacknowledged must go out, and a broker that restarted without
         # persistence has lost the retained messages displays fetch when they reboot.
         self._mark_dirty(self._states)
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._receive(client))
-            tasks.create_task(self._publish_dirty(link))
-            tasks.create_task(self._publish_notices(link))
+        await run_together(
+            self._receive(client), self._publish_dirty(link), self._publish_notices(link)
+        )
 
     async def _publish_notices(self, link: _Link) -> None:
         while True:
@@ -306,9 +315,9 @@ class Signage:
             link.wake.clear()
             displays, link.dirty = link.dirty, set()
             items = [item for d in sorted(displays) if (item := self._outbox.current(d))]
-            async with asyncio.TaskGroup() as tasks:
-                for item in items:
-                    tasks.create_task(self._publish(link, item.seq, item.display, item.payload))
+            await run_together(
+                *(self._publish(link, item.seq, item.display, item.payload) for item in items)
+            )
 
     async def _publish(self, link: _Link, seq: int, display: str, payload: bytes) -> None:
         async with self._publishing:

@@ -40,6 +40,10 @@ log = logging.getLogger("onthaal.supervisor")
 current_child: contextvars.ContextVar[str] = contextvars.ContextVar("current_child", default="-")
 
 
+# Seconds between repeated cancellations of a child that has not stopped yet.
+RECANCEL_EVERY = 0.1
+
+
 class RestartPolicy(enum.StrEnum):
     """When a child that ended is started again."""
 
@@ -294,11 +298,18 @@ class Supervisor:
                 if child.health.state not in (ChildState.FAILED, ChildState.STOPPED):
                     self._set_state(child, ChildState.STOPPED)
                 continue
-            task.cancel()
             timeout = child.spec.shutdown_timeout
             started = time.monotonic()
             # Real time on purpose: a bounded shutdown is a promise about the wall clock.
-            done, _ = await asyncio.wait({task}, timeout=timeout)
+            # The cancellation is delivered again until the child ends, as AnyIO's cancel
+            # scopes do: on Python 3.11, asyncio.wait_for swallows a cancellation that
+            # arrives as its inner future completes (used by libraries such as aiomqtt),
+            # and a single cancel() can then be lost.
+            done: set[asyncio.Task[None]] = set()
+            while not done and time.monotonic() - started < timeout:
+                task.cancel()
+                remaining = timeout - (time.monotonic() - started)
+                done, _ = await asyncio.wait({task}, timeout=min(RECANCEL_EVERY, remaining))
             if task in done:
                 self._set_state(child, ChildState.STOPPED)
                 log.info(

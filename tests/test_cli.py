@@ -92,6 +92,6 @@ def test_a_signal_stops_onthaal_sim_cleanly_and_quickly(
     os.kill(proc.pid, signum)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
-    assert time.monotonic() - started < 5.0
+    assert time.monotonic() - started < 5.0, err[-3000:]
     assert "onthaal stopped" in err
     assert "received " + signum.name in err

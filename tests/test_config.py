@@ -77,8 +77,8 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
         "unknown section",
         VALID + '\n[robots]\nbackend = "sim"\n',
         [
-            "robots: unknown key (allowed: beacons, behaviours, dialogue, displays, logging, mqtt, "
-            "opening_hours, privacy, robot, sim, site, supervisor)"
+            "robots: unknown key (allowed: beacons, behaviours, ble, dialogue, displays, logging, "
+            "mqtt, opening_hours, privacy, robot, sim, site, supervisor)"
         ],
     ),
     (

@@ -10,15 +10,15 @@ twice. It can be switched off and on, made to drop acks, or made slow.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
 import aiomqtt
 from pydantic import ValidationError
 
-from beacons.signage import BrokerSettings
+from beacons.signage import BrokerSettings, close_client
 from beacons.signage_messages import AckMessage, ContentMessage, Topics
+from beacons.tasks import cancel_all, run_together
 from clock import Clock
 from hw_sim.journal import Journal
 
@@ -77,29 +77,27 @@ class SimulatedDisplay:
     async def _session(self) -> None:
         will = aiomqtt.Will(self._topics.state(self.display), b"offline", qos=1, retain=True)
         client = self._broker.client(f"display-{self.display}", will=will, clean_session=True)
-        async with client:
+        await client.__aenter__()
+        receiver: asyncio.Task[None] | None = None
+        switched_off: asyncio.Task[bool] | None = None
+        try:
             await client.subscribe(self._topics.content(self.display), qos=1)
             await client.publish(self._topics.state(self.display), b"online", qos=1, retain=True)
             self.connected.set()
             self._journal.record(self.device, "online")
             receiver = asyncio.create_task(self._receive(client))
             switched_off = asyncio.create_task(self._off.wait())
-            try:
-                done, _ = await asyncio.wait(
-                    {receiver, switched_off}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if receiver in done:
-                    receiver.result()  # re-raise the MqttError that ended it
-                await client.publish(
-                    self._topics.state(self.display), b"offline", qos=1, retain=True
-                )
-                self._journal.record(self.device, "offline")
-            finally:
-                self.connected.clear()
-                for task in (receiver, switched_off):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            done, _ = await asyncio.wait(
+                {receiver, switched_off}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if receiver in done:
+                receiver.result()  # re-raise the MqttError that ended it
+            await client.publish(self._topics.state(self.display), b"offline", qos=1, retain=True)
+            self._journal.record(self.device, "offline")
+        finally:
+            self.connected.clear()
+            await cancel_all([t for t in (receiver, switched_off) if t is not None])
+            await close_client(client)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -143,9 +141,7 @@ class SimulatedDisplays:
 
     async def run(self) -> None:
         """Run every screen until cancelled."""
-        async with asyncio.TaskGroup() as tasks:
-            for screen in self.screens.values():
-                tasks.create_task(screen.run())
+        await run_together(*(screen.run() for screen in self.screens.values()))
 
     async def all_connected(self) -> None:
         """Return once every powered screen is connected."""
