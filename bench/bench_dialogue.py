@@ -116,6 +116,8 @@ def run() -> Result:
             latencies = _latencies(sample, (questions * 3)[:UTTERANCES])
             result.add("sample KB intents", len(sample.kb.intents), "count")
             dev_set = ROOT.parent / "shared" / "data" / "dialogue_dev.jsonl"
+            if not dev_set.exists():
+                dev_set = ROOT / "tests" / "data" / "dialogue_dev.jsonl"
             if dev_set.exists():
                 summary = evaluate(sample, read_samples(dev_set)).summary()
                 for key, label, bar in (
