@@ -23,7 +23,7 @@ import contextlib
 import heapq
 import itertools
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -80,7 +80,8 @@ class VirtualClock:
             raise ValueError("VirtualClock start must be timezone-aware")
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
-        self._epoch = start
+        # UTC: adding seconds to a local wall time would ignore daylight-saving changes.
+        self._epoch = start.astimezone(UTC)
         self._speed = speed
         self._settle = settle
         self._t = 0.0  # simulated seconds since start

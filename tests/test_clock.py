@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -123,3 +123,16 @@ async def test_both_clocks_satisfy_the_protocol() -> None:
     await real.sleep(0.01)
     assert real.monotonic() - before >= 0.009
     assert real.now().tzinfo is not None
+
+
+async def test_virtual_time_crosses_a_dst_change_in_real_seconds() -> None:
+    from zoneinfo import ZoneInfo
+
+    brussels = ZoneInfo("Europe/Brussels")
+    # Saturday 24 October 2026 09:00 CEST; the clocks go back at 03:00 on Sunday.
+    start = datetime(2026, 10, 24, 9, 0, tzinfo=brussels)
+    async with VirtualClock(start) as clock:
+        await clock.sleep(24 * 3600)
+        assert clock.now().astimezone(brussels).strftime("%a %H:%M") == "Sun 08:00"
+        await clock.sleep_until(datetime(2026, 10, 25, 9, 0, tzinfo=brussels))
+        assert clock.monotonic() == 25 * 3600

@@ -1,0 +1,295 @@
+"""Pushes what every device should show, the moment it changes.
+
+The dispatcher resolves the schedule now, delivers what changed, then sleeps on the
+injected clock until the next instant any device's content changes (a message starting
+or ending, a rotation turn) or until the schedule is edited. There is no polling loop
+over the schedule. Emergencies are delivered before anything else. Every delivery is
+recorded in the store (proof of play); a failed one is retried by the driver and shown
+in :meth:`Dispatcher.status`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from beacons.content import Content, Language, LocalizedContent
+from beacons.signage_messages import ContentMessage
+from beacons.tasks import cancel_all, run_together
+from clock import Clock
+from scheduler.resolve import Device, Showing, TieRule, Timeline, resolve, rotation_boundary
+from scheduler.store import Store
+
+log = logging.getLogger("onthaal.scheduler")
+
+HORIZON = timedelta(days=8)  # how far ahead the timeline is expanded at a time
+WATCH_EVERY = 2.0  # real seconds between looks for changes made by another process
+
+
+class DisplaySink(Protocol):
+    """Where display content goes (the signage driver)."""
+
+    def push_many(self, messages: Mapping[str, ContentMessage]) -> None: ...
+
+    def on_delivery(self, callback: Callable[[Any], None]) -> None: ...
+
+
+class PushOutcome(Protocol):
+    """How a beacon push ended."""
+
+    ok: bool
+    attempts: int
+    error: str | None
+
+
+class BeaconSink(Protocol):
+    """Where beacon content goes (the BLE driver)."""
+
+    async def push_urls(self, wanted: Mapping[str, str]) -> Mapping[str, PushOutcome]: ...
+
+    def set_feed_content(self, beacon: str, content: Content) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeviceDefaults:
+    """What a device shows when nothing is scheduled."""
+
+    content: dict[Language, LocalizedContent] | None = None  # displays and 'id' beacons
+    url: str | None = None  # 'url' beacons
+    beacon_mode: Literal["url", "id"] | None = None  # None for displays
+
+
+@dataclass
+class DeviceStatus:
+    """Delivery state of one device, for staff."""
+
+    device: str
+    wanted: str | None = None
+    delivered: str | None = None
+    delivered_at: datetime | None = None
+    failed: str | None = None
+
+
+class Dispatcher:
+    """Resolves the schedule and pushes changes to displays and beacons."""
+
+    def __init__(
+        self,
+        store: Store,
+        devices: Sequence[Device],
+        defaults: Mapping[str, DeviceDefaults],
+        tz: ZoneInfo,
+        clock: Clock,
+        *,
+        displays: DisplaySink | None = None,
+        beacons: BeaconSink | None = None,
+        languages: Sequence[str] = ("nl", "fr", "en", "de"),
+        ties: TieRule = "newest",
+        rotate_every: float = 60.0,
+    ) -> None:
+        """Dispatch to ``devices`` (with their ``defaults``) from ``store``."""
+        self._store = store
+        self._devices = list(devices)
+        self._kinds = {d.id: d.kind for d in devices}
+        self._defaults = defaults
+        self._tz = tz
+        self._clock = clock
+        self._displays = displays
+        self._beacons = beacons
+        self._languages = list(languages)
+        self._ties: TieRule = ties
+        self._rotate_every = rotate_every
+        self._timeline: Timeline | None = None
+        self._showing: dict[str, str] = {}
+        self._status = {d.id: DeviceStatus(d.id) for d in devices}
+        self._wake = asyncio.Event()
+        self._beacon_queue: asyncio.Queue[tuple[int, int, str, str, str]] = asyncio.PriorityQueue()
+        self._sequence = 0
+        self.passes = 0  # how many times the schedule was resolved (for tests and metrics)
+        store.on_change(self.wake)
+        if displays is not None:
+            displays.on_delivery(self._display_delivered)
+
+    # -- for staff ---------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """The schedule changed: resolve again now."""
+        self._timeline = None
+        self._wake.set()
+
+    def status(self) -> Mapping[str, DeviceStatus]:
+        """Per device: what it should show, what it confirmed, what failed."""
+        return self._status
+
+    def preview(self, at: datetime) -> dict[str, Showing]:
+        """What every device shows at ``at`` (any instant, past or future)."""
+        timeline = Timeline(
+            self._store.messages(), self._tz, at - timedelta(days=1), at + timedelta(days=1)
+        )
+        return resolve(
+            timeline, self._devices, at, ties=self._ties, rotate_every=self._rotate_every
+        )
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Dispatch for ever."""
+        await run_together(self._dispatch(), self._push_beacons(), self._watch_other_writers())
+
+    async def _dispatch(self) -> None:
+        while True:
+            now = self._clock.now()
+            timeline = self._timeline_at(now)
+            showing = resolve(
+                timeline, self._devices, now, ties=self._ties, rotate_every=self._rotate_every
+            )
+            self.passes += 1
+            self._deliver(showing)
+            wake_at = timeline.next_change(now) or timeline.end
+            if any(self._tied(s, timeline, now) for s in showing.values()):
+                wake_at = min(wake_at, rotation_boundary(now, self._rotate_every))
+            await self._sleep_until(wake_at)
+
+    def _timeline_at(self, now: datetime) -> Timeline:
+        if self._timeline is None or not self._timeline.covers(now):
+            self._timeline = Timeline(
+                self._store.messages(), self._tz, now - timedelta(days=1), now + HORIZON
+            )
+        return self._timeline
+
+    def _tied(self, showing: Showing, timeline: Timeline, now: datetime) -> bool:
+        return (
+            self._ties == "rotate"
+            and showing.message is not None
+            and len([m for m in timeline.active(now) if m.priority == showing.message.priority]) > 1
+        )
+
+    async def _sleep_until(self, moment: datetime) -> None:
+        self._wake.clear()
+        sleeper = asyncio.ensure_future(self._clock.sleep_until(moment))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_all([sleeper, waker])
+
+    async def _watch_other_writers(self) -> None:
+        """``onthaal schedule`` edits the database from another process: notice it."""
+        seen = self._store.data_version()
+        while True:
+            await asyncio.sleep(WATCH_EVERY)  # clock-ok: another process writes in real time
+            version = self._store.data_version()
+            if version != seen:
+                seen = version
+                log.info("the schedule was changed by another process")
+                self.wake()
+
+    # -- delivering -------------------------------------------------------------------------
+
+    def _deliver(self, showing: Mapping[str, Showing]) -> None:
+        changed = [s for s in showing.values() if self._showing.get(s.device) != s.content_id]
+        changed.sort(key=lambda s: not s.emergency)  # emergencies first
+        displays: dict[str, ContentMessage] = {}
+        for item in changed:
+            self._showing[item.device] = item.content_id
+            status = self._status[item.device]
+            status.wanted, status.failed = item.content_id, None
+            if self._kinds[item.device] == "display":
+                message = self._display_content(item)
+                if message is not None:
+                    displays[item.device] = message
+            else:
+                self._deliver_to_beacon(item)
+        if displays and self._displays is not None:
+            log.info("content for %d display(s)", len(displays))
+            self._displays.push_many(displays)
+
+    def _display_content(self, item: Showing) -> ContentMessage | None:
+        if item.message is not None:
+            message = item.message
+            return ContentMessage(
+                content_id=message.content_id,
+                content=message.content,
+                valid_until=message.ends,
+                priority=message.priority,
+                emergency=item.emergency,
+            )
+        default = self._defaults.get(item.device)
+        if default is None or not default.content:
+            return None
+        return ContentMessage(content_id=f"default.{item.device}", content=default.content)
+
+    def _deliver_to_beacon(self, item: Showing) -> None:
+        default = self._defaults.get(item.device, DeviceDefaults(beacon_mode="url"))
+        content = item.message.content if item.message else default.content
+        if default.beacon_mode == "id":
+            if content and self._beacons is not None:
+                self._beacons.set_feed_content(item.device, Content(languages=content))
+                self._store.record_delivery(
+                    item.device, item.content_id, self._clock.now(), ok=True
+                )
+                self._confirmed(item.device, item.content_id)
+            return
+        url = self._link(content) if item.message else default.url
+        if url is None:
+            url = default.url  # a message without a link leaves the beacon on its default
+        if url is None or self._beacons is None:
+            return
+        self._sequence += 1
+        urgency = 0 if item.emergency else 1
+        self._beacon_queue.put_nowait((urgency, self._sequence, item.device, url, item.content_id))
+
+    def _link(self, content: Mapping[Language, LocalizedContent] | None) -> str | None:
+        if not content:
+            return None
+        for language in [*self._languages, *content]:
+            item = content.get(language)  # type: ignore[call-overload]
+            if item is not None and item.link is not None:
+                return str(item.link)
+        return None
+
+    async def _push_beacons(self) -> None:
+        """Push beacon URLs one batch at a time, emergencies first."""
+        while True:
+            batch = [await self._beacon_queue.get()]
+            while not self._beacon_queue.empty():
+                batch.append(self._beacon_queue.get_nowait())
+            wanted: dict[str, tuple[str, str]] = {}
+            for _, _, device, url, content_id in sorted(batch):
+                if self._showing.get(device) == content_id:  # still current
+                    wanted.setdefault(device, (url, content_id))
+            if not wanted or self._beacons is None:
+                continue
+            results = await self._beacons.push_urls({d: u for d, (u, _) in wanted.items()})
+            now = self._clock.now()
+            for device, outcome in results.items():
+                content_id = wanted[device][1]
+                self._store.record_delivery(
+                    device,
+                    content_id,
+                    now,
+                    ok=outcome.ok,
+                    attempts=outcome.attempts,
+                    error=outcome.error,
+                )
+                if outcome.ok:
+                    self._confirmed(device, content_id)
+                else:
+                    self._status[device].failed = outcome.error
+
+    def _display_delivered(self, delivery: Any) -> None:
+        self._store.record_delivery(delivery.display, delivery.content_id, delivery.at, ok=True)
+        self._confirmed(delivery.display, delivery.content_id)
+
+    def _confirmed(self, device: str, content_id: str) -> None:
+        status = self._status.get(device)
+        if status is None:
+            return
+        status.delivered = content_id
+        status.delivered_at = self._clock.now()
+        status.failed = None

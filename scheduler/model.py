@@ -1,0 +1,211 @@
+"""What staff schedule: a message, its targets, when it is shown, and how it recurs.
+
+Times are aware datetimes. People enter and read them in the site's time zone
+(Europe/Brussels by default); they are stored in UTC. Recurrence is an RFC 5545 RRULE
+(python-dateutil) expanded on *local* dates, and each occurrence is shown during the
+message's dayparts in *local* wall-clock time, so a message "daily 09:00-12:00" is at
+09:00 on both sides of a daylight-saving change.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal, Self
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from beacons.content import Language, LocalizedContent
+
+MAX_OCCURRENCE_SEARCH = timedelta(days=366 * 2)
+
+
+class Kind(enum.StrEnum):
+    """What sort of message it is."""
+
+    INFO = "info"
+    EMERGENCY = "emergency"
+
+
+class Targets(BaseModel):
+    """Which devices show the message."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    everything: bool = Field(default=False, description="Every display and beacon.")
+    displays: list[str] = Field(default_factory=list, description="Display ids.")
+    beacons: list[str] = Field(default_factory=list, description="Beacon ids.")
+    groups: list[str] = Field(default_factory=list, description="Group (zone) names.")
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not (self.everything or self.displays or self.beacons or self.groups):
+            raise ValueError("a message needs at least one target (or everything)")
+        return self
+
+
+class Daypart(BaseModel):
+    """A local time window within a day, e.g. 08:30-12:00."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError(f"daypart ends ({self.end}) before it starts ({self.start})")
+        return self
+
+    @classmethod
+    def parse(cls, text: str) -> Daypart:
+        """``"08:30-12:00"`` (or with an en dash)."""
+        start, _, end = text.replace("–", "-").partition("-")
+        try:
+            opens, closes = time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+        except ValueError as exc:
+            raise ValueError(f"daypart {text!r}: {exc} (expected HH:MM-HH:MM)") from None
+        return cls(start=opens, end=closes)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class Recurrence(BaseModel):
+    """An RFC 5545 RRULE over local dates, shown during the dayparts of each date."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rrule: str = Field(description="e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")
+    dayparts: list[Daypart] = Field(min_length=1, description="Local windows per date.")
+
+    @field_validator("rrule")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        text = value.strip().removeprefix("RRULE:")
+        if "DTSTART" in text.upper():
+            raise ValueError("leave DTSTART out: the message's start is the rule's start")
+        try:
+            rrulestr(text, dtstart=datetime(2026, 1, 1))  # noqa: DTZ001 - local, naive on purpose
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"not a valid RRULE: {exc}") from None
+        return text
+
+
+class Message(BaseModel):
+    """A scheduled message."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    title: str = Field(min_length=1, max_length=120, description="For staff lists.")
+    content: dict[Language, LocalizedContent] = Field(min_length=1)
+    targets: Targets
+    starts: AwareDatetime = Field(description="From when (inclusive).")
+    ends: AwareDatetime | None = Field(default=None, description="Until when (exclusive).")
+    recurrence: Recurrence | None = None
+    priority: int = Field(default=50, ge=0, le=100)
+    kind: Kind = Kind.INFO
+    version: int = Field(default=1, ge=1)
+    updated: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if self.ends is not None and self.ends <= self.starts:
+            raise ValueError(f"ends ({self.ends.isoformat()}) is not after starts")
+        return self
+
+    @property
+    def content_id(self) -> str:
+        """The id a display acknowledges: changes with every edit."""
+        return f"{self.id}.v{self.version}"
+
+    def occurrences(
+        self, tz: ZoneInfo, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """The windows (UTC) in which the message is active that overlap ``[start, end)``."""
+        first = max(start, self.starts)
+        last = end if self.ends is None else min(end, self.ends)
+        if first >= last:
+            return []
+        if self.recurrence is None:
+            return [(self.starts, self.ends or datetime.max.replace(tzinfo=UTC))]
+        windows: list[tuple[datetime, datetime]] = []
+        for day in self._dates(tz, first - timedelta(days=1), last + timedelta(days=1)):
+            for part in self.recurrence.dayparts:
+                opens = _local(day, part.start, tz)
+                closes = _local(day, part.end, tz)
+                opens, closes = max(opens, self.starts), closes
+                if self.ends is not None:
+                    closes = min(closes, self.ends)
+                if opens < closes and opens < last and closes > first:
+                    windows.append((opens, closes))
+        return windows
+
+    def _dates(self, tz: ZoneInfo, start: datetime, end: datetime) -> list[date]:
+        assert self.recurrence is not None
+        local_start = self.starts.astimezone(tz).replace(tzinfo=None)
+        rule = rrulestr(
+            self.recurrence.rrule,
+            dtstart=local_start.replace(hour=0, minute=0, second=0, microsecond=0),
+        )
+        lo = start.astimezone(tz).replace(tzinfo=None)
+        hi = end.astimezone(tz).replace(tzinfo=None)
+        return [moment.date() for moment in rule.between(lo, hi, inc=True)]
+
+    def fires(self, tz: ZoneInfo) -> bool:
+        """Whether the message is ever active (an RRULE may never match its window)."""
+        horizon = self.ends or self.starts + MAX_OCCURRENCE_SEARCH
+        return bool(self.occurrences(tz, self.starts, horizon))
+
+
+def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """Local wall-clock ``day at`` as UTC (a time skipped by DST moves forward)."""
+    naive = datetime.combine(day, at)
+    aware = naive.replace(tzinfo=tz)
+    # A wall time in the spring-forward gap does not exist; fold=0 gives the earlier
+    # offset, which lands after the gap once normalised, which is what a person expects.
+    return aware.astimezone(UTC)
+
+
+def describe_recurrence(recurrence: Recurrence | None) -> str:
+    """Plain words for staff: "every weekday 08:30-12:00"."""
+    if recurrence is None:
+        return "once"
+    parts = ", ".join(str(p) for p in recurrence.dayparts)
+    rule = dict(item.split("=", 1) for item in recurrence.rrule.upper().split(";") if "=" in item)
+    frequency = rule.get("FREQ", "")
+    days = rule.get("BYDAY", "")
+    interval = rule.get("INTERVAL", "1")
+    if frequency == "DAILY":
+        when = "every day" if interval == "1" else f"every {interval} days"
+    elif frequency == "WEEKLY" and days == "MO,TU,WE,TH,FR":
+        when = "every weekday"
+    elif frequency == "WEEKLY" and days:
+        names = {
+            "MO": "Mon",
+            "TU": "Tue",
+            "WE": "Wed",
+            "TH": "Thu",
+            "FR": "Fri",
+            "SA": "Sat",
+            "SU": "Sun",
+        }
+        when = "every " + ", ".join(names.get(d, d) for d in days.split(","))
+    else:
+        when = recurrence.rrule
+    return f"{when} {parts}"
+
+
+DeviceKind = Literal["display", "beacon"]
+_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")

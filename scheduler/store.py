@@ -1,0 +1,273 @@
+"""Messages, their audit trail and proof of delivery, in SQLite (WAL).
+
+Every change to a message is one transaction that writes the message and an audit row
+(who, when, what: the message before and after). The schema is versioned with
+``PRAGMA user_version``; a database from an older version is migrated on open.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from scheduler.model import Message
+
+# Each entry upgrades the schema by one version. Never edit a released entry: add one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: messages and their audit trail
+    """
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL,
+        action TEXT NOT NULL,
+        before TEXT,
+        after TEXT
+    );
+    """,
+    # 2: proof of delivery per device
+    """
+    CREATE TABLE deliveries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        device TEXT NOT NULL,
+        content_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX deliveries_device ON deliveries (device, seq);
+    """,
+)
+
+
+class StoreError(Exception):
+    """A change the store refuses (unknown id, duplicate id)."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change to one message."""
+
+    seq: int
+    message_id: str
+    actor: str
+    at: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a device was given, when, and how it went."""
+
+    device: str
+    content_id: str
+    at: str
+    ok: bool
+    attempts: int
+    error: str | None
+
+
+class Store:
+    """The schedule database."""
+
+    def __init__(self, path: Path | str) -> None:
+        """Open ``path`` (created and migrated as needed; ``":memory:"`` for tests)."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._listeners: list[Callable[[], None]] = []
+        self.migrate()
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Bring the schema up to date, one version per transaction."""
+        version = self.schema_version
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self._db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every change made through this store."""
+        self._listeners.append(callback)
+
+    def data_version(self) -> int:
+        """Changes when another connection (another process) wrote to the database."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    # -- messages --------------------------------------------------------------------------
+
+    def add(self, message: Message, actor: str, at: datetime) -> Message:
+        """Store a new message; raises :class:`StoreError` if its id is taken."""
+        message = message.model_copy(update={"version": 1, "updated": at})
+        try:
+            self._write(message, actor, at, "create", None, insert=True)
+        except sqlite3.IntegrityError:
+            raise StoreError(f"a message with id {message.id!r} already exists") from None
+        return message
+
+    def update(self, message: Message, actor: str, at: datetime) -> Message:
+        """Replace a message (its version goes up by one)."""
+        before = self.get(message.id)
+        message = message.model_copy(update={"version": before.version + 1, "updated": at})
+        self._write(message, actor, at, "update", before, insert=False)
+        return message
+
+    def delete(self, message_id: str, actor: str, at: datetime) -> None:
+        """Delete a message (kept in the audit trail)."""
+        before = self.get(message_id)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("UPDATE messages SET deleted = 1 WHERE id = ?", (message_id,))
+            self._audit(message_id, actor, at, "delete", before, None)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._changed()
+
+    def get(self, message_id: str) -> Message:
+        """A message by id; raises :class:`StoreError` if there is none."""
+        row = self._db.execute(
+            "SELECT body FROM messages WHERE id = ? AND deleted = 0", (message_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no message {message_id!r}")
+        return Message.model_validate_json(row[0])
+
+    def messages(self) -> list[Message]:
+        """Every message that is not deleted, by id."""
+        rows = self._db.execute("SELECT body FROM messages WHERE deleted = 0 ORDER BY id")
+        return [Message.model_validate_json(body) for (body,) in rows]
+
+    def audit(self, message_id: str | None = None) -> list[AuditEntry]:
+        """The audit trail, oldest first (of one message, or of all)."""
+        query = "SELECT seq, message_id, actor, at, action, before, after FROM audit"
+        params: tuple[str, ...] = ()
+        if message_id is not None:
+            query += " WHERE message_id = ?"
+            params = (message_id,)
+        return [
+            AuditEntry(
+                seq,
+                mid,
+                actor,
+                at,
+                action,
+                json.loads(before) if before else None,
+                json.loads(after) if after else None,
+            )
+            for seq, mid, actor, at, action, before, after in self._db.execute(
+                query + " ORDER BY seq", params
+            )
+        ]
+
+    def _write(
+        self,
+        message: Message,
+        actor: str,
+        at: datetime,
+        action: str,
+        before: Message | None,
+        *,
+        insert: bool,
+    ) -> None:
+        body = message.model_dump_json()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if insert:
+                existing = self._db.execute(
+                    "SELECT deleted FROM messages WHERE id = ?", (message.id,)
+                ).fetchone()
+                if existing is not None and existing[0]:
+                    self._db.execute("DELETE FROM messages WHERE id = ?", (message.id,))
+                self._db.execute(
+                    "INSERT INTO messages (id, body) VALUES (?, ?)", (message.id, body)
+                )
+            else:
+                self._db.execute("UPDATE messages SET body = ? WHERE id = ?", (body, message.id))
+            self._audit(message.id, actor, at, action, before, message)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._changed()
+
+    def _audit(
+        self,
+        message_id: str,
+        actor: str,
+        at: datetime,
+        action: str,
+        before: Message | None,
+        after: Message | None,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO audit (message_id, actor, at, action, before, after)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                message_id,
+                actor,
+                at.isoformat(),
+                action,
+                before.model_dump_json() if before else None,
+                after.model_dump_json() if after else None,
+            ),
+        )
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    # -- deliveries ------------------------------------------------------------------------
+
+    def record_delivery(
+        self,
+        device: str,
+        content_id: str,
+        at: datetime,
+        *,
+        ok: bool,
+        attempts: int = 1,
+        error: str | None = None,
+    ) -> None:
+        """Record what a device was given (proof of play) or why it failed."""
+        self._db.execute(
+            "INSERT INTO deliveries (device, content_id, at, ok, attempts, error)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (device, content_id, at.isoformat(), int(ok), attempts, error),
+        )
+
+    def deliveries(self, device: str | None = None) -> list[Delivery]:
+        """Delivery records, oldest first."""
+        query = "SELECT device, content_id, at, ok, attempts, error FROM deliveries"
+        params: tuple[str, ...] = ()
+        if device is not None:
+            query += " WHERE device = ?"
+            params = (device,)
+        return [
+            Delivery(d, c, at, bool(ok), attempts, error)
+            for d, c, at, ok, attempts, error in self._db.execute(query + " ORDER BY seq", params)
+        ]
