@@ -170,7 +170,7 @@ def test_bad_messages_are_refused_with_their_reason() -> None:
         message(
             "x", "2026-10-22 10:00", rule="FREQ=SOMETIMES", parts=("09:00-10:00",), everything=True
         )
-    with pytest.raises(ValidationError, match="ends .* before it starts"):
+    with pytest.raises(ValidationError, match=r"ends .* before it starts"):
         Daypart.parse("12:00-08:30")
     with pytest.raises(ValidationError, match="at least one target"):
         message("x", "2026-10-22 10:00")
