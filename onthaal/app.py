@@ -16,23 +16,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from beacons.ble import BleBeacons
+from beacons.signage import Signage
 from clock import Clock, RealClock, VirtualClock
 from dialogue.kb import KnowledgeBaseError
 from hw_sim.journal import Journal
 from hw_sim.mqtt_broker import EmbeddedBroker
 from hw_sim.pepper import SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
-from onthaal.ble_stack import (
-    apply_default_feed,
-    beacon_specs,
-    build_ble,
-    default_urls,
-    simulated_field,
-    simulated_specs,
-)
+from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
 from onthaal.config import Config
 from onthaal.reception_stack import build_reception
-from onthaal.signage_stack import broker_settings, build_signage, push_defaults
+from onthaal.scheduler_stack import build_dispatcher, open_store
+from onthaal.signage_stack import broker_settings, build_signage
 from onthaal.supervisor import (
     Backoff,
     ChildSpec,
@@ -170,11 +166,10 @@ def reception_children(
 
 def signage_children(
     config: Config, mode: Mode, clock: Clock, journal: Journal, staff: StaffNotifier
-) -> list[ChildSpec]:
+) -> tuple[list[ChildSpec], Signage]:
     """The embedded broker (if configured), simulated screens (if simulating), the driver.
 
-    Every display gets its default content from the first second; hand-over requests
-    are announced on ``onthaal/<site>/staff/handover``.
+    Hand-over requests are announced on ``onthaal/<site>/staff/handover``.
     """
     children: list[ChildSpec] = []
     broker_ready = asyncio.Event()
@@ -202,9 +197,6 @@ def signage_children(
             journal,
         )
         children.append(ChildSpec("sim-displays", after_broker(screens.run)))
-    pushed = push_defaults(config, signage)
-    if pushed:
-        log.info("default content queued for %d display(s)", len(pushed))
 
     def announce(request: HandoverRequest) -> None:
         signage.notify_handover(
@@ -221,21 +213,23 @@ def signage_children(
 
     staff.subscribe(announce)
     children.append(ChildSpec("signage", after_broker(signage.run), probe=signage.problem))
-    return children
+    return children, signage
 
 
-def ble_children(config: Config, mode: Mode, clock: Clock, journal: Journal) -> list[ChildSpec]:
+def ble_children(
+    config: Config, mode: Mode, clock: Clock, journal: Journal
+) -> tuple[list[ChildSpec], BleBeacons | None, asyncio.Event]:
     """The BLE driver, and the simulated beacons when simulating.
 
-    Every 'url'-mode beacon is brought to its default URL (a beacon already advertising
-    it is left alone) and every 'id'-mode beacon's default content is in the feed.
+    Also returns an event set once the driver can reach the beacons.
     """
+    ready = asyncio.Event()
     if not config.beacons:
-        return []
+        ready.set()
+        return [], None, ready
     simulate = mode.simulate or config.ble.backend == "sim"
     specs = simulated_specs(config) if simulate else beacon_specs(config)
     driver = build_ble(config, clock, specs)
-    apply_default_feed(config, driver)
     children: list[ChildSpec] = []
     field = simulated_field(config, clock, journal) if simulate else None
     if field is not None:
@@ -245,15 +239,33 @@ def ble_children(config: Config, mode: Mode, clock: Clock, journal: Journal) -> 
         if field is not None:
             await field.started.wait()
             driver.attach(*field.backend())
-        async with driver.scanning():
-            results = await driver.push_urls(default_urls(config))
-            changed = sorted(b for b, r in results.items() if r.changed)
-            if changed:
-                log.info("default URL written to beacon(s): %s", ", ".join(changed))
-            await driver.run()
+        ready.set()
+        await driver.run()
 
     children.append(ChildSpec("ble", run_driver, probe=driver.problem))
-    return children
+    return children, driver, ready
+
+
+def scheduler_children(
+    config: Config,
+    mode: Mode,
+    clock: Clock,
+    signage: Signage,
+    beacons: BleBeacons | None,
+    beacons_ready: asyncio.Event,
+) -> list[ChildSpec]:
+    """The dispatcher: what every display and beacon shows, pushed when it changes.
+
+    Devices with nothing scheduled get their configured default from the first second.
+    """
+    store = open_store(config, mode.config_path)
+    dispatcher = build_dispatcher(config, store, clock, displays=signage, beacons=beacons)
+
+    async def run() -> None:
+        await beacons_ready.wait()
+        await dispatcher.run()
+
+    return [ChildSpec("scheduler", run)]
 
 
 def build_clock(config: Config, mode: Mode) -> tuple[Clock, VirtualClock | None]:
@@ -273,9 +285,12 @@ async def serve(config: Config, mode: Mode) -> int:
     journal = _journal(config, clock)
     try:
         robot_parts, staff = reception_children(config, mode, clock, journal)
+        signage_parts, signage = signage_children(config, mode, clock, journal, staff)
+        ble_parts, beacons, beacons_ready = ble_children(config, mode, clock, journal)
         parts = [
-            *signage_children(config, mode, clock, journal, staff),
-            *ble_children(config, mode, clock, journal),
+            *signage_parts,
+            *ble_parts,
+            *scheduler_children(config, mode, clock, signage, beacons, beacons_ready),
             *robot_parts,
         ]
     except (KnowledgeBaseError, TextsError) as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from beacons.ble import BeaconSpec, BleBeacons, Settings
-from beacons.content import Content
 from beacons.frames import EddystoneUid, encode_eddystone_uid, encode_eddystone_url
 from clock import Clock
 from hw_sim.ble import BeaconField, beacon_address
@@ -79,15 +78,3 @@ def simulated_specs(config: Config) -> list[BeaconSpec]:
         BeaconSpec(s.id, s.address or beacon_address(n), s.uid, s.mode, s.lock_key)
         for n, s in enumerate(specs)
     ]
-
-
-def default_urls(config: Config) -> dict[str, str]:
-    """The URL each 'url'-mode beacon advertises when nothing is scheduled."""
-    return {b.id: b.url for b in config.beacons if b.mode == "url"}
-
-
-def apply_default_feed(config: Config, driver: BleBeacons) -> None:
-    """Publish each 'id'-mode beacon's default content in the feed."""
-    for beacon in config.beacons:
-        if beacon.mode == "id":
-            driver.set_feed_content(beacon.id, Content(languages=beacon.default))

@@ -20,6 +20,8 @@ from onthaal.config import Config, ConfigError, listen_url, load_config
 from onthaal.dialogue_cli import run_dialogue_command
 from onthaal.logs import configure_logging
 from onthaal.process import finish
+from onthaal.schedule_cli import add_parsers as add_schedule_parsers
+from onthaal.schedule_cli import run_schedule_command
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--json", action="store_true", help="print the numbers as JSON")
 
     add_beacons_parser(commands, common)
+    add_schedule_parsers(commands, common)
 
     sim_robot = commands.add_parser(
         "sim-robot",
@@ -131,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command in ("chat", "dialogue"):
         return run_dialogue_command(args, config, Path(args.config))
+    if args.command in ("schedule", "emergency"):
+        return run_schedule_command(args, config, Path(args.config))
     if args.command == "beacons":
         return run_beacons_command(args, config)
     if args.command == "sim-robot":

@@ -415,6 +415,20 @@ class BleConfig(Section):
     )
 
 
+class SchedulerConfig(Section):
+    """Where the schedule lives and how ties are broken."""
+
+    database: str = Field(
+        default="var/schedule.sqlite", description="SQLite file of messages and audit trail."
+    )
+    ties: Literal["newest", "rotate"] = Field(
+        default="newest", description="Equal priority: show the newest, or take turns."
+    )
+    rotate_every: float = Field(
+        default=60.0, gt=0, description="Seconds per turn when ties = 'rotate'."
+    )
+
+
 class LoggingConfig(Section):
     """Log output."""
 
@@ -452,6 +466,9 @@ class Config(Section):
         default_factory=list, description="BLE info beacons ([[beacons]])."
     )
     ble: BleConfig = Field(default_factory=BleConfig, description="BLE adapter and limits.")
+    scheduler: SchedulerConfig = Field(
+        default_factory=SchedulerConfig, description="Scheduled messages."
+    )
 
     @field_validator("displays", "beacons")
     @classmethod

@@ -11,6 +11,8 @@ in :meth:`Dispatcher.status`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,9 +44,14 @@ class DisplaySink(Protocol):
 class PushOutcome(Protocol):
     """How a beacon push ended."""
 
-    ok: bool
-    attempts: int
-    error: str | None
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def error(self) -> str | None: ...
 
 
 class BeaconSink(Protocol):
@@ -222,7 +229,13 @@ class Dispatcher:
         default = self._defaults.get(item.device)
         if default is None or not default.content:
             return None
-        return ContentMessage(content_id=f"default.{item.device}", content=default.content)
+        # The id changes with the text, so an edited default reaches the screen.
+        digest = hashlib.sha256(
+            json.dumps(
+                {k: v.model_dump(mode="json") for k, v in default.content.items()}, sort_keys=True
+            ).encode()
+        ).hexdigest()[:8]
+        return ContentMessage(content_id=f"default.{digest}", content=default.content)
 
     def _deliver_to_beacon(self, item: Showing) -> None:
         default = self._defaults.get(item.device, DeviceDefaults(beacon_mode="url"))

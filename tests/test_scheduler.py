@@ -302,7 +302,7 @@ async def test_an_emergency_overrides_everything_and_the_previous_content_return
             store.delete("fire", "admin", clock.now())
             await settle(clock, local("2026-10-22 09:02"))
             assert screens.shown["hall-info"] == "mornings.v1"
-            assert screens.shown["waiting-room-1"] == "default.waiting-room-1"
+            assert screens.shown["waiting-room-1"].startswith("default.")
         finally:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)

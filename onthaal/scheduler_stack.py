@@ -1,0 +1,65 @@
+"""The scheduler wired to the config: devices, their defaults, the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from clock import Clock
+from onthaal.config import Config
+from scheduler.dispatch import BeaconSink, DeviceDefaults, Dispatcher, DisplaySink
+from scheduler.resolve import Device
+from scheduler.store import Store
+
+
+def devices(config: Config) -> list[Device]:
+    """Every display and beacon in the config."""
+    return [
+        *(Device(d.id, "display", d.group) for d in config.displays),
+        *(Device(b.id, "beacon", b.group) for b in config.beacons),
+    ]
+
+
+def defaults(config: Config) -> dict[str, DeviceDefaults]:
+    """What each device shows when nothing is scheduled."""
+    found = {d.id: DeviceDefaults(content=dict(d.default)) for d in config.displays}
+    for beacon in config.beacons:
+        found[beacon.id] = DeviceDefaults(
+            content=dict(beacon.default) or None,
+            url=beacon.url or None,
+            beacon_mode=beacon.mode,
+        )
+    return found
+
+
+def url_beacons(config: Config) -> set[str]:
+    """Beacons whose frame carries the link."""
+    return {b.id for b in config.beacons if b.mode == "url"}
+
+
+def open_store(config: Config, config_path: Path) -> Store:
+    """The schedule database named in ``[scheduler]``."""
+    return Store(config_path.parent / config.scheduler.database)
+
+
+def build_dispatcher(
+    config: Config,
+    store: Store,
+    clock: Clock,
+    *,
+    displays: DisplaySink | None,
+    beacons: BeaconSink | None,
+) -> Dispatcher:
+    """A dispatcher for every configured device."""
+    return Dispatcher(
+        store,
+        devices(config),
+        defaults(config),
+        ZoneInfo(config.site.timezone),
+        clock,
+        displays=displays,
+        beacons=beacons,
+        languages=list(config.site.languages),
+        ties=config.scheduler.ties,
+        rotate_every=config.scheduler.rotate_every,
+    )
