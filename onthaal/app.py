@@ -26,11 +26,12 @@ from hw_sim.pepper import SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
 from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
 from onthaal.config import Config
-from onthaal.reception_stack import build_reception
+from onthaal.reception_stack import Reception, build_reception
 from onthaal.scheduler_stack import build_dispatcher, open_store
 from onthaal.signage_stack import broker_settings, build_signage
 from onthaal.supervisor import (
     Backoff,
+    ChildHealth,
     ChildSpec,
     ChildState,
     Intensity,
@@ -39,9 +40,15 @@ from onthaal.supervisor import (
     Supervisor,
     install_signal_handlers,
 )
+from onthaal.web.app import RobotView, SimControls, WebServices, create_app
+from onthaal.web.app import serve as serve_web
+from onthaal.web.metrics import Metrics
+from onthaal.web.users_stack import open_users
 from robot.naoqi import NaoqiRobot
 from robot.reception import TextsError
 from robot.staff import HandoverRequest, StaffNotifier
+from robot.stats import Tee
+from scheduler.dispatch import Dispatcher
 
 log = logging.getLogger("onthaal.app")
 
@@ -108,9 +115,22 @@ def _journal(config: Config, clock: Clock) -> Journal:
     return Journal(clock, path)
 
 
-def reception_children(
-    config: Config, mode: Mode, clock: Clock, journal: Journal
-) -> tuple[list[ChildSpec], StaffNotifier]:
+@dataclass
+class RobotParts:
+    """The robot side of the system, for the supervisor and the web app."""
+
+    children: list[ChildSpec]
+    reception: Reception
+    robot: NaoqiRobot
+    sim: SimulatedPepper | None = None
+
+    @property
+    def staff(self) -> StaffNotifier:
+        """Where hand-over requests are announced."""
+        return self.reception.staff
+
+
+def reception_children(config: Config, mode: Mode, clock: Clock, journal: Journal) -> RobotParts:
     """The robot link, the reception behaviours, and the simulated Pepper when simulating.
 
     Also returns where hand-over requests are announced. Raises KnowledgeBaseError or
@@ -124,10 +144,11 @@ def reception_children(
     if not mode.simulate and config.robot.backend == "naoqi":
         robot = NaoqiRobot(config.robot.url, **robot_settings)  # type: ignore[arg-type]
         reception = build_reception(config, mode.config_path, robot, clock)
-        return [
+        children = [
             ChildSpec("robot-link", robot.run),
             ChildSpec("behaviours", reception.engine.run),
-        ], reception.staff
+        ]
+        return RobotParts(children, reception, robot)
 
     sim = SimulatedPepper(
         clock,
@@ -157,11 +178,12 @@ def reception_children(
         await sim.started.wait()
         await robot.run()
 
-    return [
+    children = [
         ChildSpec("sim-pepper", sim.run),
         ChildSpec("robot-link", simulated_link),
         ChildSpec("behaviours", reception.engine.run),
-    ], reception.staff
+    ]
+    return RobotParts(children, reception, robot, sim)
 
 
 def signage_children(
@@ -253,7 +275,7 @@ def scheduler_children(
     signage: Signage,
     beacons: BleBeacons | None,
     beacons_ready: asyncio.Event,
-) -> list[ChildSpec]:
+) -> tuple[list[ChildSpec], Dispatcher]:
     """The dispatcher: what every display and beacon shows, pushed when it changes.
 
     Devices with nothing scheduled get their configured default from the first second.
@@ -265,7 +287,67 @@ def scheduler_children(
         await beacons_ready.wait()
         await dispatcher.run()
 
-    return [ChildSpec("scheduler", run)]
+    return [ChildSpec("scheduler", run)], dispatcher
+
+
+class WebParts:
+    """The staff web app and API, served by uvicorn under the supervisor."""
+
+    def __init__(
+        self,
+        config: Config,
+        mode: Mode,
+        clock: Clock,
+        dispatcher: Dispatcher,
+        signage: Signage,
+        beacons: BleBeacons | None,
+        robot: RobotParts,
+    ) -> None:
+        """Wire the web app to every part it shows or changes."""
+        self._config = config
+        self._supervisor: Supervisor | None = None
+        store = open_store(config, mode.config_path)
+        self.metrics = Metrics(store, self._health)
+        situation = robot.reception.situation
+        situation.statistics = Tee(situation.statistics, self.metrics.reception)
+        sim = robot.sim
+        self.services = WebServices(
+            config=config,
+            config_path=mode.config_path,
+            clock=clock,
+            users=open_users(config, mode.config_path),
+            store=store,
+            dispatcher=dispatcher,
+            metrics=self.metrics,
+            health=self._health,
+            signage=signage,
+            ble=beacons,
+            robot=RobotView(
+                running=lambda: list(robot.reception.engine.running),
+                battery=lambda: situation.battery.percent,
+                connected=lambda: robot.robot.connected,
+            ),
+            sim=SimControls(
+                approach=lambda track, zone: sim.world.approach(track, zone),
+                leave=lambda track: sim.world.leave(track),
+                hear=lambda text, language: sim.world.hear(text, language),
+            )
+            if sim is not None and mode.simulate
+            else None,
+        )
+
+    def watch(self, supervisor: Supervisor) -> None:
+        """Report this supervisor's children in /healthz and /metrics."""
+        self._supervisor = supervisor
+
+    def _health(self) -> list[ChildHealth]:
+        return self._supervisor.health() if self._supervisor is not None else []
+
+    def child(self) -> ChildSpec:
+        """The supervised web server."""
+        app = create_app(self.services)
+        web = self._config.web
+        return ChildSpec("web", lambda: serve_web(app, web.host, web.port))
 
 
 def build_clock(config: Config, mode: Mode) -> tuple[Clock, VirtualClock | None]:
@@ -284,15 +366,14 @@ async def serve(config: Config, mode: Mode) -> int:
     clock, virtual = build_clock(config, mode)
     journal = _journal(config, clock)
     try:
-        robot_parts, staff = reception_children(config, mode, clock, journal)
-        signage_parts, signage = signage_children(config, mode, clock, journal, staff)
+        robot = reception_children(config, mode, clock, journal)
+        signage_parts, signage = signage_children(config, mode, clock, journal, robot.staff)
         ble_parts, beacons, beacons_ready = ble_children(config, mode, clock, journal)
-        parts = [
-            *signage_parts,
-            *ble_parts,
-            *scheduler_children(config, mode, clock, signage, beacons, beacons_ready),
-            *robot_parts,
-        ]
+        scheduler_parts, dispatcher = scheduler_children(
+            config, mode, clock, signage, beacons, beacons_ready
+        )
+        web = WebParts(config, mode, clock, dispatcher, signage, beacons, robot)
+        parts = [*signage_parts, *ble_parts, *scheduler_parts, *robot.children, web.child()]
     except (KnowledgeBaseError, TextsError) as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -303,6 +384,7 @@ async def serve(config: Config, mode: Mode) -> int:
     children = [*parts, ChildSpec("health", watcher.run, RestartPolicy.PERMANENT)]
     supervisor = supervisor_for(config, "onthaal", children, clock)
     watcher.watch(supervisor)
+    web.watch(supervisor)
     remove_handlers = install_signal_handlers(supervisor)
     stopper = (
         asyncio.get_running_loop().call_later(mode.duration, supervisor.stop)

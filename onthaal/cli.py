@@ -22,6 +22,8 @@ from onthaal.logs import configure_logging
 from onthaal.process import finish
 from onthaal.schedule_cli import add_parsers as add_schedule_parsers
 from onthaal.schedule_cli import run_schedule_command
+from onthaal.users_cli import add_parser as add_users_parser
+from onthaal.users_cli import run_users_command
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_beacons_parser(commands, common)
     add_schedule_parsers(commands, common)
+    add_users_parser(commands, common)
 
     sim_robot = commands.add_parser(
         "sim-robot",
@@ -134,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command in ("chat", "dialogue"):
         return run_dialogue_command(args, config, Path(args.config))
+    if args.command == "users":
+        return run_users_command(args, config, Path(args.config))
     if args.command in ("schedule", "emergency"):
         return run_schedule_command(args, config, Path(args.config))
     if args.command == "beacons":

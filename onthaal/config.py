@@ -429,6 +429,16 @@ class SchedulerConfig(Section):
     )
 
 
+class WebConfig(Section):
+    """The staff web app and API."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="Address to listen on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="TCP port.")
+    users: str = Field(
+        default="var/users.sqlite", description="SQLite file of staff accounts and API tokens."
+    )
+
+
 class LoggingConfig(Section):
     """Log output."""
 
@@ -469,6 +479,7 @@ class Config(Section):
     scheduler: SchedulerConfig = Field(
         default_factory=SchedulerConfig, description="Scheduled messages."
     )
+    web: WebConfig = Field(default_factory=WebConfig, description="Web app and API.")
 
     @field_validator("displays", "beacons")
     @classmethod

@@ -65,3 +65,16 @@ class CsvStatistics:
             writer.writeheader()
             writer.writerows(self.rows())
         temporary.replace(self._path)
+
+
+class Tee:
+    """Report to several :class:`Statistics` at once (the file and the live metrics)."""
+
+    def __init__(self, *targets: Statistics) -> None:
+        """Report to every one of ``targets``."""
+        self._targets = targets
+
+    def count(self, at: datetime, language: str, event: str) -> None:
+        """Count in each."""
+        for target in self._targets:
+            target.count(at, language, event)

@@ -210,6 +210,7 @@ class Dispatcher:
                 message = self._display_content(item)
                 if message is not None:
                     displays[item.device] = message
+                    status.wanted = message.content_id
             else:
                 self._deliver_to_beacon(item)
         if displays and self._displays is not None:

@@ -17,20 +17,29 @@ REPO = Path(__file__).resolve().parent.parent
 def isolated_config(folder: Path, **replace: str) -> Path:
     """Write ``folder/robot.toml``: the default config, made safe to run in parallel.
 
-    ``replace`` maps a key (as written at the start of a line) to its new TOML value.
+    ``replace`` maps ``section__key`` to a new TOML value (e.g. ``sim__speed="20.0"``).
     """
-    text = (REPO / "robot.toml").read_text(encoding="utf-8")
     values = {
-        "knowledge_base": f'"{REPO / "content" / "kb"}"',
-        "texts": f'"{REPO / "content" / "behaviours.toml"}"',
-        "port": str(free_port()),
-        **replace,
+        "dialogue.knowledge_base": f'"{REPO / "content" / "kb"}"',
+        "behaviours.texts": f'"{REPO / "content" / "behaviours.toml"}"',
+        "mqtt.port": str(free_port()),
+        "web.port": str(free_port()),
+        **{key.replace("__", "."): value for key, value in replace.items()},
     }
-    for key, value in values.items():
-        text, count = re.subn(
-            rf"^{re.escape(key)}\s*=\s*[^#\n]*", f"{key} = {value}", text, flags=re.MULTILINE
-        )
-        assert count == 1, f"robot.toml has {count} lines for {key!r}"
+    lines = (REPO / "robot.toml").read_text(encoding="utf-8").splitlines()
+    section = ""
+    done = set()
+    for number, line in enumerate(lines):
+        header = re.match(r"^\[([a-z_]+)\]", line)
+        if header:
+            section = header[1]
+            continue
+        key = re.match(r"^([a-z_]+)\s*=", line)
+        if key and f"{section}.{key[1]}" in values:
+            lines[number] = f"{key[1]} = {values[section + '.' + key[1]]}"
+            done.add(f"{section}.{key[1]}")
+    missing = set(values) - done
+    assert not missing, f"robot.toml has no {sorted(missing)}"
     path = folder / "robot.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

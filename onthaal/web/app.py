@@ -1,0 +1,857 @@
+"""The staff web app and the integrators' API on one ASGI app (FastAPI, server-rendered).
+
+``create_app(services)`` builds it; :func:`serve` runs it with uvicorn as a supervised
+child. Only ``/healthz``, ``/metrics``, ``/display/*`` and the login page answer without
+credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import tomllib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import StreamingResponse
+
+from beacons.ble import BleBeacons
+from beacons.content import Language, LocalizedContent
+from beacons.frames import FrameError, encode_eddystone_url
+from beacons.signage import Signage
+from clock import Clock
+from onthaal.config import Config
+from onthaal.schedule_cli import BadInput, parse_every
+from onthaal.scheduler_stack import devices as config_devices
+from onthaal.scheduler_stack import url_beacons
+from onthaal.supervisor import ChildHealth
+from onthaal.web.metrics import Metrics
+from onthaal.web.security import (
+    LoginLimiter,
+    api_user,
+    check_csrf,
+    csrf_token,
+    require_role,
+    session_user,
+)
+from onthaal.web.users import User, Users
+from scheduler.dispatch import Dispatcher
+from scheduler.model import Kind, Message, Recurrence, Targets, describe_recurrence
+from scheduler.store import Store, StoreError
+from scheduler.validate import problems
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class SimControls:
+    """What ``onthaal sim`` lets integrators do to the simulated world."""
+
+    approach: Callable[[int, int], None]
+    leave: Callable[[int], None]
+    hear: Callable[[str, str], None]
+
+
+@dataclass
+class RobotView:
+    """The robot as the dashboard shows it."""
+
+    running: Callable[[], list[str]] = list
+    battery: Callable[[], int | None] = lambda: None
+    connected: Callable[[], bool] = lambda: False
+
+
+@dataclass
+class WebServices:
+    """Everything the web app reads or changes."""
+
+    config: Config
+    config_path: Path
+    clock: Clock
+    users: Users
+    store: Store
+    dispatcher: Dispatcher
+    metrics: Metrics
+    health: Callable[[], list[ChildHealth]]
+    signage: Signage | None = None
+    ble: BleBeacons | None = None
+    robot: RobotView = field(default_factory=RobotView)
+    sim: SimControls | None = None
+
+
+# -- API models ---------------------------------------------------------------------------
+
+
+class MessageIn(BaseModel):
+    """A message as the API accepts it (times with an offset, or local site time)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    title: str = Field(min_length=1, max_length=120)
+    content: dict[Language, LocalizedContent] = Field(min_length=1)
+    targets: Targets
+    starts: datetime
+    ends: datetime | None = None
+    every: str | None = Field(default=None, description="Plain words: 'weekdays 08:30-12:00'.")
+    recurrence: Recurrence | None = None
+    priority: int = Field(default=50, ge=0, le=100)
+    kind: Kind = Kind.INFO
+
+
+class EmergencyIn(BaseModel):
+    """An emergency notice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: dict[Language, LocalizedContent] = Field(min_length=1)
+    targets: Targets = Field(default_factory=lambda: Targets(everything=True))
+
+
+class UserIn(BaseModel):
+    """A new staff account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=10, max_length=200)
+    role: str = Field(pattern="^(staff|admin)$")
+    language: str = Field(default="nl", pattern="^(nl|en)$")
+
+
+class VisitorIn(BaseModel):
+    """A simulated visitor walking up to the robot."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    track: int = Field(ge=1, le=1_000_000)
+    zone: int = Field(default=1, ge=1, le=3)
+
+
+class UtteranceIn(BaseModel):
+    """Something a simulated visitor says."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=500)
+    language: str = Field(default="Dutch", pattern="^(Dutch|French|English|German)$")
+
+
+async def _api_user(request: Request) -> User:
+    """The API caller (bearer token, or session plus CSRF header); 401 if none."""
+    return api_user(request, request.app.state.services.users)
+
+
+async def _staff_user(request: Request) -> User:
+    """The logged-in staff member of a page; otherwise off to the login page."""
+    user = session_user(request, request.app.state.services.users)
+    if user is None:
+        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": "/login"})
+    return user
+
+
+ApiUser = Annotated[User, Depends(_api_user)]
+StaffUser = Annotated[User, Depends(_staff_user)]
+
+
+def _unprocessable(found: list[str]) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [{"loc": [p.split(":", 1)[0]], "msg": p.split(":", 1)[-1].strip()} for p in found],
+    )
+
+
+# -- the app --------------------------------------------------------------------------------
+
+
+def create_app(services: WebServices) -> FastAPI:
+    """The ASGI app for ``services``."""
+    config = services.config
+    tz = ZoneInfo(config.site.timezone)
+    limiter = LoginLimiter(services.clock)
+    templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
+    words = _ui_words(services.config_path)
+    app = FastAPI(title="Onthaal", version="1", docs_url=None, redoc_url=None)
+    app.state.services = services
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=services.users.secret(),
+        session_cookie="onthaal_session",
+        same_site="lax",
+        https_only=False,  # behind TLS termination set this with a proxy; cookie stays HttpOnly
+        max_age=12 * 3600,
+    )
+    devices = config_devices(config)
+    device_ids = {d.id for d in devices}
+
+    def to_message(data: MessageIn, user: User, message_id: str | None = None) -> Message:
+        if data.kind is Kind.EMERGENCY:
+            require_role(user, "admin")
+        recurrence = data.recurrence
+        if data.every:
+            try:
+                recurrence = parse_every(data.every)
+            except BadInput as exc:
+                raise _unprocessable([f"every: {exc}"]) from None
+        starts = data.starts if data.starts.tzinfo else data.starts.replace(tzinfo=tz)
+        ends = data.ends if data.ends is None or data.ends.tzinfo else data.ends.replace(tzinfo=tz)
+        try:
+            message = Message(
+                id=message_id or data.id,
+                title=data.title,
+                content=data.content,
+                targets=data.targets,
+                starts=starts,
+                ends=ends,
+                recurrence=recurrence,
+                priority=data.priority,
+                kind=data.kind,
+            )
+        except ValidationError as exc:
+            raise _unprocessable(
+                [
+                    f"{'.'.join(map(str, e['loc'])) or 'message'}: "
+                    + str(e["msg"]).removeprefix("Value error, ")
+                    for e in exc.errors()
+                ]
+            ) from None
+        found = problems(message, devices, url_beacons(config), tz)
+        if found:
+            raise _unprocessable(found)
+        return message
+
+    # -- open endpoints -------------------------------------------------------------------
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        children = [h.as_dict() for h in services.health()]
+        healthy = all(c["state"] == "running" and not c["problem"] for c in children)
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "children": children},
+            status_code=200 if healthy else 503,
+        )
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/display/{display_id}", response_class=HTMLResponse)
+    async def display_page(request: Request, display_id: str) -> HTMLResponse:
+        display = next((d for d in config.displays if d.id == display_id), None)
+        if display is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no display {display_id!r}")
+        return templates.TemplateResponse(
+            request,
+            "display.html",
+            {"display": display, "content": _display_content(services, display_id)},
+        )
+
+    @app.get("/display/{display_id}/events")
+    async def display_events(display_id: str) -> StreamingResponse:
+        if display_id not in {d.id for d in config.displays}:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no display {display_id!r}")
+
+        async def stream() -> AsyncIterator[str]:
+            last = None
+            while True:
+                content = _display_content(services, display_id)
+                if content != last:
+                    last = content
+                    yield f"data: {json.dumps(content)}\n\n"
+                await asyncio.sleep(1.0)  # clock-ok: a browser connection lives in real time
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    # -- API ------------------------------------------------------------------------------
+
+    @app.get("/api/v1/messages")
+    async def list_messages(
+        user: ApiUser,
+        kind: Kind | None = None,
+        target: str | None = None,
+        active_at: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    ) -> list[dict[str, Any]]:
+        found = services.store.messages()
+        if kind is not None:
+            found = [m for m in found if m.kind is kind]
+        if target is not None:
+            found = [
+                m
+                for m in found
+                if target in (*m.targets.displays, *m.targets.beacons, *m.targets.groups)
+            ]
+        if active_at is not None:
+            at = active_at if active_at.tzinfo else active_at.replace(tzinfo=tz)
+            found = [m for m in found if m.occurrences(tz, at, at + _SECOND)]
+        return [_message_json(m, tz) for m in found[:limit]]
+
+    @app.post("/api/v1/messages", status_code=status.HTTP_201_CREATED)
+    async def create_message(user: ApiUser, data: MessageIn) -> dict[str, Any]:
+        message = to_message(data, user)
+        try:
+            saved = services.store.add(message, user.name, services.clock.now())
+        except StoreError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        return _message_json(saved, tz)
+
+    @app.get("/api/v1/messages/{message_id}")
+    async def read_message(user: ApiUser, message_id: str) -> dict[str, Any]:
+        return _message_json(_get(services.store, message_id), tz)
+
+    @app.put("/api/v1/messages/{message_id}")
+    async def update_message(user: ApiUser, message_id: str, data: MessageIn) -> dict[str, Any]:
+        before = _get(services.store, message_id)
+        if before.kind is Kind.EMERGENCY:
+            require_role(user, "admin")
+        saved = services.store.update(
+            to_message(data, user, message_id), user.name, services.clock.now()
+        )
+        return _message_json(saved, tz)
+
+    @app.delete("/api/v1/messages/{message_id}", status_code=status.HTTP_204_NO_CONTENT)
+    async def delete_message(user: ApiUser, message_id: str) -> Response:
+        message = _get(services.store, message_id)
+        if message.kind is Kind.EMERGENCY:
+            require_role(user, "admin")
+        services.store.delete(message_id, user.name, services.clock.now())
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @app.get("/api/v1/preview")
+    async def preview(user: ApiUser, at: datetime) -> dict[str, Any]:
+        moment = at if at.tzinfo else at.replace(tzinfo=tz)
+        return {
+            device: {"content_id": s.content_id, "title": s.message.title if s.message else None}
+            for device, s in services.dispatcher.preview(moment).items()
+        }
+
+    @app.get("/api/v1/frame-check")
+    async def frame_check(user: ApiUser, url: str) -> dict[str, Any]:
+        try:
+            frame = encode_eddystone_url(url)
+        except FrameError as exc:
+            return {"fits": False, "reason": str(exc)}
+        return {"fits": True, "bytes": len(frame)}
+
+    @app.get("/api/v1/devices")
+    async def list_devices(user: ApiUser) -> list[dict[str, Any]]:
+        return _devices(services)
+
+    @app.get("/api/v1/groups")
+    async def list_groups(user: ApiUser) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for device in devices:
+            groups.setdefault(device.group, []).append(device.id)
+        return groups
+
+    @app.get("/api/v1/emergency")
+    async def emergency_status(user: ApiUser) -> dict[str, Any]:
+        active = [
+            _message_json(m, tz) for m in services.store.messages() if m.kind is Kind.EMERGENCY
+        ]
+        return {"active": bool(active), "notices": active}
+
+    @app.post("/api/v1/emergency", status_code=status.HTTP_201_CREATED)
+    async def emergency_start(user: ApiUser, data: EmergencyIn) -> dict[str, Any]:
+        require_role(user, "admin")
+        return _message_json(_start_emergency(services, data, user), tz)
+
+    @app.delete("/api/v1/emergency")
+    async def emergency_stop(user: ApiUser) -> dict[str, Any]:
+        require_role(user, "admin")
+        return {"ended": _stop_emergency(services, user)}
+
+    @app.get("/api/v1/robot")
+    async def robot(user: ApiUser) -> dict[str, Any]:
+        return _robot(services)
+
+    @app.get("/api/v1/beacons/feed")
+    async def beacon_feed(user: ApiUser) -> list[dict[str, Any]]:
+        return services.ble.feed() if services.ble is not None else []
+
+    @app.get("/api/v1/audit")
+    async def audit(user: ApiUser, message_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            {
+                "seq": e.seq,
+                "message": e.message_id,
+                "actor": e.actor,
+                "at": e.at,
+                "action": e.action,
+            }
+            for e in services.store.audit(message_id)
+        ]
+
+    @app.get("/api/v1/users")
+    async def list_users(user: ApiUser) -> list[dict[str, str]]:
+        require_role(user, "admin")
+        return [
+            {"name": u.name, "role": u.role, "language": u.language} for u in services.users.all()
+        ]
+
+    @app.post("/api/v1/users", status_code=status.HTTP_201_CREATED)
+    async def add_user(user: ApiUser, data: UserIn) -> dict[str, str]:
+        require_role(user, "admin")
+        try:
+            added = services.users.add(
+                data.name,
+                data.password,
+                data.role,  # type: ignore[arg-type]
+                data.language,
+            )
+        except ValueError as exc:
+            raise _unprocessable([f"user: {exc}"]) from None
+        return {"name": added.name, "role": added.role}
+
+    @app.delete("/api/v1/users/{name}", status_code=status.HTTP_204_NO_CONTENT)
+    async def remove_user(user: ApiUser, name: str) -> Response:
+        require_role(user, "admin")
+        services.users.remove(name)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @app.post("/api/v1/sim/visitor", status_code=status.HTTP_202_ACCEPTED)
+    async def sim_visitor(user: ApiUser, data: VisitorIn) -> dict[str, str]:
+        sim = _sim(services)
+        sim.approach(data.track, data.zone)
+        return {"status": "visitor approaching"}
+
+    @app.delete("/api/v1/sim/visitor/{track}", status_code=status.HTTP_202_ACCEPTED)
+    async def sim_leave(user: ApiUser, track: int) -> dict[str, str]:
+        _sim(services).leave(track)
+        return {"status": "visitor leaving"}
+
+    @app.post("/api/v1/sim/utterance", status_code=status.HTTP_202_ACCEPTED)
+    async def sim_utterance(user: ApiUser, data: UtteranceIn) -> dict[str, str]:
+        _sim(services).hear(data.text, data.language)
+        return {"status": "heard"}
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def page(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
+        language = user.language if user else request.session.get("language", "nl")
+        return templates.TemplateResponse(
+            request,
+            name,
+            {
+                "t": words.get(language, words["nl"]),
+                "user": user,
+                "csrf": csrf_token(request),
+                "language": language,
+                **context,
+            },
+        )
+
+    @app.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request) -> HTMLResponse:
+        return page(request, "login.html", None, error=None)
+
+    @app.post("/login", response_model=None)
+    async def login(
+        request: Request,
+        name: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        check_csrf(request, csrf)
+        client = request.client.host if request.client else "?"
+        t = words["nl"]
+        if limiter.blocked(name, client):
+            response = page(request, "login.html", None, error=t["too_many"])
+            response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+            return response
+        user = services.users.check_password(name, password)
+        if user is None:
+            limiter.failed(name, client)
+            response = page(request, "login.html", None, error=t["wrong_login"])
+            response.status_code = status.HTTP_401_UNAUTHORIZED
+            return response
+        limiter.succeeded(name, client)
+        request.session.clear()
+        request.session["user"] = user.name
+        return RedirectResponse("/", status.HTTP_303_SEE_OTHER)
+
+    @app.post("/logout")
+    async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
+        check_csrf(request, csrf)
+        request.session.clear()
+        return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+
+    @app.post("/language")
+    async def choose_language(
+        request: Request,
+        user: StaffUser,
+        language: Annotated[str, Form()],
+        csrf: Annotated[str, Form()] = "",
+    ) -> RedirectResponse:
+        check_csrf(request, csrf)
+        if language in words:
+            services.users.set_language(user.name, language)
+        return RedirectResponse(request.headers.get("referer") or "/", status.HTTP_303_SEE_OTHER)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def dashboard(request: Request, user: StaffUser) -> HTMLResponse:
+        return page(
+            request,
+            "dashboard.html",
+            user,
+            robot=_robot(services),
+            devices=_devices(services),
+            emergency=[m for m in services.store.messages() if m.kind is Kind.EMERGENCY],
+        )
+
+    @app.get("/messages", response_class=HTMLResponse)
+    async def messages_page(request: Request, user: StaffUser) -> HTMLResponse:
+        listed = [_message_json(m, tz) for m in services.store.messages()]
+        return page(request, "messages.html", user, messages=listed)
+
+    @app.get("/messages/new", response_class=HTMLResponse)
+    async def new_message(request: Request, user: StaffUser) -> HTMLResponse:
+        return page(
+            request,
+            "editor.html",
+            user,
+            message=None,
+            errors=[],
+            devices=devices,
+            languages=config.site.languages,
+            form={},
+        )
+
+    @app.get("/messages/{message_id}/edit", response_class=HTMLResponse)
+    async def edit_message(request: Request, user: StaffUser, message_id: str) -> HTMLResponse:
+        message = _get(services.store, message_id)
+        return page(
+            request,
+            "editor.html",
+            user,
+            message=message,
+            errors=[],
+            devices=devices,
+            languages=config.site.languages,
+            form=_form_from(message, tz),
+        )
+
+    @app.post("/messages", response_model=None)
+    async def save_message(request: Request, user: StaffUser) -> Response:
+        form = dict((await request.form()).items())
+        check_csrf(request, str(form.get("csrf", "")))
+        existing = str(form.get("existing", "")) or None
+        try:
+            data = _message_in(form, config.site.languages, device_ids)
+            message = to_message(data, user, existing)
+            now = services.clock.now()
+            if existing:
+                services.store.update(message, user.name, now)
+            else:
+                services.store.add(message, user.name, now)
+        except HTTPException as exc:
+            errors = (
+                [f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in exc.detail]
+                if isinstance(exc.detail, list)
+                else [str(exc.detail)]
+            )
+            response = page(
+                request,
+                "editor.html",
+                user,
+                message=None,
+                errors=errors,
+                devices=devices,
+                languages=config.site.languages,
+                form=form,
+            )
+            response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+            return response
+        except (ValidationError, StoreError, BadInput, ValueError) as exc:
+            response = page(
+                request,
+                "editor.html",
+                user,
+                message=None,
+                errors=[str(exc)],
+                devices=devices,
+                languages=config.site.languages,
+                form=form,
+            )
+            response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+            return response
+        return RedirectResponse("/messages", status.HTTP_303_SEE_OTHER)
+
+    @app.post("/messages/{message_id}/delete")
+    async def delete_message_form(
+        request: Request, user: StaffUser, message_id: str, csrf: Annotated[str, Form()] = ""
+    ) -> RedirectResponse:
+        check_csrf(request, csrf)
+        services.store.delete(message_id, user.name, services.clock.now())
+        return RedirectResponse("/messages", status.HTTP_303_SEE_OTHER)
+
+    @app.get("/emergency", response_class=HTMLResponse)
+    async def emergency_page(request: Request, user: StaffUser) -> HTMLResponse:
+        active = [m for m in services.store.messages() if m.kind is Kind.EMERGENCY]
+        return page(request, "emergency.html", user, active=active, languages=config.site.languages)
+
+    @app.post("/emergency/start")
+    async def emergency_start_form(request: Request, user: StaffUser) -> RedirectResponse:
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        require_role(user, "admin")
+        if form.get("confirm") != "yes":
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "tick the confirmation box")
+        content = {
+            lang: LocalizedContent(title=str(form.get(f"title_{lang}")))
+            for lang in config.site.languages
+            if str(form.get(f"title_{lang}", "")).strip()
+        }
+        if not content:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "write the notice")
+        _start_emergency(services, EmergencyIn(content=content), user)
+        return RedirectResponse("/emergency", status.HTTP_303_SEE_OTHER)
+
+    @app.post("/emergency/stop")
+    async def emergency_stop_form(request: Request, user: StaffUser) -> RedirectResponse:
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        require_role(user, "admin")
+        _stop_emergency(services, user)
+        return RedirectResponse("/emergency", status.HTTP_303_SEE_OTHER)
+
+    @app.get("/audit", response_class=HTMLResponse)
+    async def audit_page(request: Request, user: StaffUser) -> HTMLResponse:
+        return page(request, "audit.html", user, entries=list(reversed(services.store.audit())))
+
+    return app
+
+
+_SECOND = datetime.fromtimestamp(1) - datetime.fromtimestamp(0)  # noqa: DTZ006
+
+
+def _ui_words(config_path: Path) -> dict[str, dict[str, str]]:
+    path = config_path.parent / "content" / "web" / "ui.toml"
+    if not path.exists():
+        path = HERE.parent.parent / "content" / "web" / "ui.toml"
+    words: dict[str, dict[str, str]] = tomllib.loads(path.read_text(encoding="utf-8"))
+    for language, table in words.items():
+        if language != "nl":
+            words[language] = {**words["nl"], **table}
+    return words
+
+
+def _get(store: Store, message_id: str) -> Message:
+    try:
+        return store.get(message_id)
+    except StoreError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+def _message_json(message: Message, tz: ZoneInfo) -> dict[str, Any]:
+    data = message.model_dump(mode="json")
+    data["starts_local"] = message.starts.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    data["ends_local"] = (
+        message.ends.astimezone(tz).strftime("%Y-%m-%d %H:%M") if message.ends else None
+    )
+    data["repeats"] = describe_recurrence(message.recurrence)
+    data["content_id"] = message.content_id
+    return data
+
+
+def _devices(services: WebServices) -> list[dict[str, Any]]:
+    status_of = services.dispatcher.status()
+    found = []
+    signage = services.signage.states() if services.signage else {}
+    ble = services.ble.states() if services.ble else {}
+    for display in services.config.displays:
+        state = signage.get(display.id)
+        entry = status_of.get(display.id)
+        found.append(
+            {
+                "id": display.id,
+                "kind": "display",
+                "group": display.group,
+                "name": display.name,
+                "online": bool(state and state.online),
+                "wanted": entry.wanted if entry else None,
+                "delivered": entry.delivered if entry else None,
+                "failed": entry.failed if entry else None,
+                "last_seen": state.last_ack.isoformat() if state and state.last_ack else None,
+                "battery_percent": None,
+            }
+        )
+    for beacon in services.config.beacons:
+        seen = ble.get(beacon.id)
+        entry = status_of.get(beacon.id)
+        found.append(
+            {
+                "id": beacon.id,
+                "kind": "beacon",
+                "group": beacon.group,
+                "name": beacon.name,
+                "online": bool(seen and seen.last_seen),
+                "wanted": entry.wanted if entry else None,
+                "delivered": entry.delivered if entry else None,
+                "failed": (entry.failed if entry else None)
+                or (seen.last_error if seen and seen.status == "failed" else None),
+                "last_seen": seen.last_seen.isoformat() if seen and seen.last_seen else None,
+                "battery_percent": seen.battery_percent if seen else None,
+            }
+        )
+    return found
+
+
+def _robot(services: WebServices) -> dict[str, Any]:
+    today = services.clock.now().astimezone(ZoneInfo(services.config.site.timezone)).date()
+    return {
+        "connected": services.robot.connected(),
+        "behaviours": services.robot.running(),
+        "battery": services.robot.battery(),
+        "today": services.metrics.reception.on(today.isoformat()),
+    }
+
+
+def _display_content(services: WebServices, display_id: str) -> dict[str, Any]:
+    status_of = services.dispatcher.status().get(display_id)
+    wanted = status_of.wanted if status_of else None
+    preview = services.dispatcher.preview(services.clock.now()).get(display_id)
+    message = preview.message if preview else None
+    display = next(d for d in services.config.displays if d.id == display_id)
+    content = message.content if message else display.default
+    return {
+        "content_id": wanted,
+        "emergency": bool(message and message.kind is Kind.EMERGENCY),
+        "languages": {
+            lang: {"title": item.title, "body": item.body}
+            for lang, item in content.items()
+            if lang in display.languages
+        }
+        or {lang: {"title": i.title, "body": i.body} for lang, i in content.items()},
+    }
+
+
+def _start_emergency(services: WebServices, data: EmergencyIn, user: User) -> Message:
+    now = services.clock.now()
+    tz = ZoneInfo(services.config.site.timezone)
+    message = Message(
+        id=f"emergency-{now.astimezone(tz):%Y%m%d-%H%M%S}",
+        title=next(iter(data.content.values())).title,
+        content=data.content,
+        targets=data.targets,
+        starts=now,
+        priority=100,
+        kind=Kind.EMERGENCY,
+    )
+    try:
+        return services.store.add(message, user.name, now)
+    except StoreError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+def _stop_emergency(services: WebServices, user: User) -> int:
+    active = [m for m in services.store.messages() if m.kind is Kind.EMERGENCY]
+    for message in active:
+        services.store.delete(message.id, user.name, services.clock.now())
+    return len(active)
+
+
+def _sim(services: WebServices) -> SimControls:
+    if services.sim is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "simulator controls exist only in sim")
+    return services.sim
+
+
+def _form_from(message: Message, tz: ZoneInfo) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "id": message.id,
+        "title": message.title,
+        "priority": message.priority,
+        "starts": message.starts.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+        "ends": message.ends.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if message.ends else "",
+        "every": describe_recurrence(message.recurrence)
+        .replace("every day", "daily")
+        .replace("every weekday", "weekdays")
+        if message.recurrence
+        else "",
+        "targets": [f"display:{d}" for d in message.targets.displays]
+        + [f"beacon:{b}" for b in message.targets.beacons]
+        + [f"group:{g}" for g in message.targets.groups]
+        + (["everything"] if message.targets.everything else []),
+    }
+    for language, item in message.content.items():
+        form[f"title_{language}"] = item.title
+        form[f"body_{language}"] = item.body
+        form[f"link_{language}"] = str(item.link) if item.link else ""
+    return form
+
+
+def _message_in(form: dict[str, Any], languages: Sequence[str], device_ids: set[str]) -> MessageIn:
+    content: dict[str, dict[str, str]] = {}
+    for language in languages:
+        title = str(form.get(f"title_{language}", "")).strip()
+        if title:
+            item = {"title": title, "body": str(form.get(f"body_{language}", "")).strip()}
+            link = str(form.get(f"link_{language}", "")).strip()
+            if link:
+                item["link"] = link
+            content[language] = item
+    picked = [str(v) for k, v in form.items() if k.startswith("target:")]
+    targets: dict[str, Any] = {"displays": [], "beacons": [], "groups": []}
+    for value in picked:
+        kind, _, name = value.partition(":")
+        if value == "everything":
+            targets["everything"] = True
+        elif kind in ("display", "beacon", "group"):
+            targets[f"{kind}s"].append(name)
+    starts = str(form.get("starts", "")).strip()
+    ends = str(form.get("ends", "")).strip()
+    try:
+        return MessageIn.model_validate(
+            {
+                "id": str(form.get("id", "")).strip(),
+                "title": str(form.get("title", "")).strip()
+                or next((c["title"] for c in content.values()), ""),
+                "content": content,
+                "targets": targets,
+                "starts": starts,
+                "ends": ends or None,
+                "every": str(form.get("every", "")).strip() or None,
+                "priority": int(str(form.get("priority", "50")) or 50),
+            }
+        )
+    except ValidationError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()],
+        ) from None
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the supervisor owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+
+async def serve(app: FastAPI, host: str, port: int) -> None:
+    """Serve ``app`` until cancelled (a supervised child)."""
+    server = _QuietServer(
+        uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+        )
+    )
+    task = asyncio.ensure_future(server.serve())
+    try:
+        await asyncio.shield(task)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)

@@ -1,0 +1,107 @@
+"""Who is asking: session cookies for staff, bearer tokens for integrators, CSRF, login limits.
+
+- Sessions: Starlette's signed cookie (HttpOnly, SameSite=Lax), holding only the user
+  name and a CSRF token.
+- CSRF: every form carries the session's token in a hidden ``csrf`` field; API calls
+  authenticated by the cookie send it in ``X-CSRF-Token``. Token-authenticated API
+  calls need none (no ambient credentials).
+- Login attempts: at most :data:`LOGIN_ATTEMPTS` failures per user name and client
+  address within :data:`LOGIN_WINDOW` seconds of the clock; then 429.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict, deque
+
+from fastapi import HTTPException, Request, status
+
+from clock import Clock
+from onthaal.web.users import Role, User, Users
+
+LOGIN_ATTEMPTS = 5
+LOGIN_WINDOW = 300.0
+
+
+class LoginLimiter:
+    """Counts failed logins per (user name, client address) on the clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        """An empty limiter."""
+        self._clock = clock
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: tuple[str, str]) -> deque[float]:
+        failures = self._failures[key]
+        horizon = self._clock.monotonic() - LOGIN_WINDOW
+        while failures and failures[0] < horizon:
+            failures.popleft()
+        return failures
+
+    def blocked(self, name: str, client: str) -> bool:
+        """Whether this pair must wait before trying again."""
+        return len(self._recent((name.lower(), client))) >= LOGIN_ATTEMPTS
+
+    def failed(self, name: str, client: str) -> None:
+        """Record a failed attempt."""
+        self._recent((name.lower(), client)).append(self._clock.monotonic())
+
+    def succeeded(self, name: str, client: str) -> None:
+        """Forget the failures of a pair that logged in."""
+        self._failures.pop((name.lower(), client), None)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (created on first use)."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse (403) a state-changing request without the session's CSRF token."""
+    expected = request.session.get("csrf")
+    if (
+        not isinstance(expected, str)
+        or not submitted
+        or not secrets.compare_digest(expected, submitted)
+    ):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+
+
+def session_user(request: Request, users: Users) -> User | None:
+    """The logged-in staff member, if any."""
+    name = request.session.get("user")
+    return users.get(name) if isinstance(name, str) else None
+
+
+def api_user(request: Request, users: Users) -> User:
+    """Who calls the API: a bearer token, or a session with its CSRF header (401 if none)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        user = users.user_for_token(header[7:].strip())
+        if user is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "unknown API token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return user
+    user = session_user(request, users)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "log in or send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check_csrf(request, request.headers.get("x-csrf-token"))
+    return user
+
+
+def require_role(user: User, role: Role) -> None:
+    """403 unless ``user`` has ``role`` (admins have every role)."""
+    if role == "admin" and not user.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the admin role")

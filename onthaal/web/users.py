@@ -1,0 +1,181 @@
+"""Staff accounts and integrator tokens, in SQLite.
+
+Passwords are stored as Argon2id hashes (argon2-cffi). API tokens are random 32-byte
+secrets shown once; only their SHA-256 is stored (a token has full entropy, so a fast
+hash is enough and lets a request be checked with one indexed lookup). Roles: ``staff``
+schedules messages; ``admin`` also manages users and raises emergencies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+Role = Literal["staff", "admin"]
+ROLES: tuple[Role, ...] = ("staff", "admin")
+MIN_PASSWORD = 10
+
+_SCHEMA = (
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password TEXT NOT NULL,
+        language TEXT NOT NULL DEFAULT 'nl'
+    );
+    CREATE TABLE tokens (
+        digest TEXT PRIMARY KEY,
+        label TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+
+class UserError(ValueError):
+    """A user change that is refused; the message says why."""
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone (or some integration) acting on Onthaal."""
+
+    name: str
+    role: Role
+    language: str = "nl"
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the user may manage users and emergencies."""
+        return self.role == "admin"
+
+
+class Users:
+    """The account database."""
+
+    def __init__(self, path: Path | str) -> None:
+        """Open (and create) the database at ``path``."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        for number, script in enumerate(_SCHEMA[version:], start=version + 1):
+            self._db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+        self._hasher = PasswordHasher()
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def secret(self) -> str:
+        """The key that signs session cookies (made once, kept in the database)."""
+        row = self._db.execute("SELECT value FROM settings WHERE key = 'session-key'").fetchone()
+        if row is not None:
+            return str(row[0])
+        key = secrets.token_urlsafe(48)
+        self._db.execute("INSERT INTO settings (key, value) VALUES ('session-key', ?)", (key,))
+        return key
+
+    def add(self, name: str, password: str, role: Role, language: str = "nl") -> User:
+        """Create a user; raises :class:`UserError` (taken name, weak password, bad role)."""
+        _check(name, password, role)
+        try:
+            self._db.execute(
+                "INSERT INTO users (name, role, password, language) VALUES (?, ?, ?, ?)",
+                (name, role, self._hasher.hash(password), language),
+            )
+        except sqlite3.IntegrityError:
+            raise UserError(f"user {name!r} already exists") from None
+        return User(name, role, language)
+
+    def set_password(self, name: str, password: str) -> None:
+        """Change a password."""
+        _check(name, password, "staff")
+        cursor = self._db.execute(
+            "UPDATE users SET password = ? WHERE name = ?", (self._hasher.hash(password), name)
+        )
+        if cursor.rowcount == 0:
+            raise UserError(f"no user {name!r}")
+
+    def set_language(self, name: str, language: str) -> None:
+        """The interface language of a user (nl or en)."""
+        self._db.execute("UPDATE users SET language = ? WHERE name = ?", (language, name))
+
+    def remove(self, name: str) -> None:
+        """Delete a user."""
+        self._db.execute("DELETE FROM users WHERE name = ?", (name,))
+
+    def get(self, name: str) -> User | None:
+        """A user by name."""
+        row = self._db.execute(
+            "SELECT name, role, language FROM users WHERE name = ?", (name,)
+        ).fetchone()
+        return User(row[0], row[1], row[2]) if row else None
+
+    def all(self) -> list[User]:
+        """Every user, by name."""
+        rows = self._db.execute("SELECT name, role, language FROM users ORDER BY name")
+        return [User(n, r, lang) for n, r, lang in rows]
+
+    def check_password(self, name: str, password: str) -> User | None:
+        """The user if ``password`` is right, else None (same work either way)."""
+        row = self._db.execute(
+            "SELECT password, role, language FROM users WHERE name = ?", (name,)
+        ).fetchone()
+        stored = row[0] if row else _DUMMY_HASH
+        try:
+            self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if row is None:
+            return None
+        if self._hasher.check_needs_rehash(stored):
+            self._db.execute(
+                "UPDATE users SET password = ? WHERE name = ?", (self._hasher.hash(password), name)
+            )
+        return User(name, row[1], row[2])
+
+    def create_token(self, label: str, role: Role, at: datetime) -> str:
+        """A new API token for an integration; returned once, stored hashed."""
+        if role not in ROLES:
+            raise UserError(f"role must be one of {', '.join(ROLES)}")
+        token = "onthaal_" + secrets.token_urlsafe(32)
+        self._db.execute(
+            "INSERT INTO tokens (digest, label, role, created) VALUES (?, ?, ?, ?)",
+            (_digest(token), label, role, at.isoformat()),
+        )
+        return token
+
+    def user_for_token(self, token: str) -> User | None:
+        """Who a bearer token belongs to."""
+        row = self._db.execute(
+            "SELECT label, role FROM tokens WHERE digest = ?", (_digest(token),)
+        ).fetchone()
+        return User(f"token:{row[0]}", row[1], "en") if row else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check(name: str, password: str, role: str) -> None:
+    if not name or not name.replace("-", "").replace(".", "").replace("_", "").isalnum():
+        raise UserError("a user name is letters, digits, '.', '-' or '_'")
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+
+
+_DUMMY_HASH = PasswordHasher().hash("not a real password, for timing only")
