@@ -1,0 +1,258 @@
+"""The HTTP API and pages with httpx against the running app: every endpoint and boundary."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.web_harness import PASSWORD, Site, running_site
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    async with running_site(tmp_path) as running:
+        yield running
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def kerst(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "kerst",
+        "title": "Kerstmarkt",
+        "content": {
+            "nl": {
+                "title": "Kerstmarkt",
+                "body": "Op het plein",
+                "link": "https://aalter.be/kerst",
+            },
+            "en": {"title": "Christmas market"},
+        },
+        "targets": {"groups": ["hall"]},
+        "starts": "2026-12-19T08:00",
+        "ends": "2026-12-20T18:00",
+        "every": "daily 09:00-17:00",
+        "priority": 60,
+    }
+    body.update(changes)
+    return body
+
+
+PROTECTED = [
+    ("GET", "/api/v1/messages"), ("POST", "/api/v1/messages"), ("GET", "/api/v1/messages/x"),
+    ("PUT", "/api/v1/messages/x"), ("DELETE", "/api/v1/messages/x"),
+    ("GET", "/api/v1/preview?at=2026-12-19T10:00"), ("GET", "/api/v1/devices"),
+    ("GET", "/api/v1/groups"), ("GET", "/api/v1/emergency"), ("POST", "/api/v1/emergency"),
+    ("DELETE", "/api/v1/emergency"), ("GET", "/api/v1/robot"), ("GET", "/api/v1/beacons/feed"),
+    ("GET", "/api/v1/audit"), ("GET", "/api/v1/users"), ("POST", "/api/v1/users"),
+    ("POST", "/api/v1/sim/visitor"), ("POST", "/api/v1/sim/utterance"),
+    ("GET", "/api/v1/frame-check?url=https://a.be"),
+]  # fmt: skip
+
+
+async def test_nothing_but_health_metrics_displays_and_login_answers_anonymously(
+    site: Site,
+) -> None:
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        for method, path in PROTECTED:
+            response = await http.request(method, path, json={})
+            assert response.status_code == 401, (method, path, response.text)
+            assert "Bearer" in response.headers.get("www-authenticate", "")
+        assert (
+            await http.get("/api/v1/messages", headers=bearer("onthaal_nope"))
+        ).status_code == 401
+        for page in ("/", "/messages", "/messages/new", "/emergency", "/audit"):
+            response = await http.get(page)
+            assert response.status_code == 303 and response.headers["location"] == "/login"
+        assert (await http.get("/login")).status_code == 200
+        assert (await http.get("/healthz")).json()["status"] == "ok"
+        metrics = (await http.get("/metrics")).text
+        assert "onthaal_visitors_greeted_total" in metrics
+        assert "onthaal_handovers_total" in metrics
+        assert (await http.get("/display/hall-info")).status_code == 200
+        assert (await http.get("/display/attic")).status_code == 404
+        spec = (await http.get("/openapi.json")).json()
+        assert {"/api/v1/messages", "/api/v1/emergency", "/api/v1/beacons/feed"} <= set(
+            spec["paths"]
+        )
+
+
+async def test_staff_schedule_messages_through_every_endpoint(site: Site) -> None:
+    async with httpx.AsyncClient(base_url=site.url, headers=bearer(site.staff_token)) as http:
+        created = await http.post("/api/v1/messages", json=kerst())
+        assert created.status_code == 201, created.text
+        assert created.json()["repeats"] == "every day 09:00-17:00"
+        assert created.json()["starts_local"] == "2026-12-19 08:00"
+        assert (await http.post("/api/v1/messages", json=kerst())).status_code == 409
+        listed = (await http.get("/api/v1/messages", params={"target": "hall"})).json()
+        assert [m["id"] for m in listed] == ["kerst"]
+        active = await http.get("/api/v1/messages", params={"active_at": "2026-12-19T08:30"})
+        assert active.json() == [], "before the daypart opens"
+        assert (await http.get("/api/v1/messages/kerst")).json()["version"] == 1
+        updated = await http.put("/api/v1/messages/kerst", json=kerst(priority=80))
+        assert updated.json()["version"] == 2 and updated.json()["priority"] == 80
+        preview = (await http.get("/api/v1/preview", params={"at": "2026-12-19T10:00"})).json()
+        assert preview["hall-info"] == {"content_id": "kerst.v2", "title": "Kerstmarkt"}
+        assert preview["waiting-room-1"]["content_id"] == "default"
+        devices = (await http.get("/api/v1/devices")).json()
+        assert {d["id"] for d in devices} >= {"hall-info", "hall-door", "waiting-room-b"}
+        assert set((await http.get("/api/v1/groups")).json()) == {"hall", "waiting-room"}
+        robot = (await http.get("/api/v1/robot")).json()
+        assert set(robot) == {"connected", "behaviours", "battery", "today"}
+        assert (await http.get("/api/v1/beacons/feed")).status_code == 200
+        check = await http.get("/api/v1/frame-check", params={"url": "https://aalter.be/x"})
+        assert check.json()["fits"] is True
+        trail = (await http.get("/api/v1/audit", params={"message_id": "kerst"})).json()
+        assert [(e["actor"], e["action"]) for e in trail] == [
+            ("token:tests", "create"),
+            ("token:tests", "update"),
+        ]
+        assert (await http.delete("/api/v1/messages/kerst")).status_code == 204
+        assert (await http.get("/api/v1/messages/kerst")).status_code == 404
+        visitor = await http.post("/api/v1/sim/visitor", json={"track": 7, "zone": 1})
+        said = await http.post("/api/v1/sim/utterance", json={"text": "Waar is het toilet?"})
+        assert visitor.status_code == said.status_code == 202
+        assert site.visitors == [(7, 1)] and site.heard == [("Waar is het toilet?", "Dutch")]
+
+
+async def test_role_boundaries(site: Site) -> None:
+    notice = {"content": {"nl": {"title": "Evacuatie"}}}
+    new_user = {"name": "bert", "password": PASSWORD, "role": "staff"}
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        staff, admin = bearer(site.staff_token), bearer(site.admin_token)
+        assert (await http.get("/api/v1/users", headers=staff)).status_code == 403
+        assert (await http.post("/api/v1/users", json=new_user, headers=staff)).status_code == 403
+        assert (await http.post("/api/v1/emergency", json=notice, headers=staff)).status_code == 403
+        emergency = kerst(id="fire", kind="emergency")
+        assert (
+            await http.post("/api/v1/messages", json=emergency, headers=staff)
+        ).status_code == 403
+        assert (await http.post("/api/v1/users", json=new_user, headers=admin)).status_code == 201
+        names = [u["name"] for u in (await http.get("/api/v1/users", headers=admin)).json()]
+        assert names == ["admin", "bert", "staff"]
+        started = await http.post("/api/v1/emergency", json=notice, headers=admin)
+        assert started.status_code == 201
+        status = (await http.get("/api/v1/emergency", headers=staff)).json()
+        assert status["active"] is True
+        assert (await http.delete("/api/v1/emergency", headers=staff)).status_code == 403
+        assert (await http.delete("/api/v1/emergency", headers=admin)).json() == {"ended": 1}
+        assert (await http.delete("/api/v1/users/bert", headers=admin)).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("changes", "where", "says"),
+    [
+        ({"ends": "2026-12-18T08:00"}, "message", "is not after starts"),
+        ({"targets": {"displays": ["attic"]}}, "targets", "unknown display 'attic'"),
+        (
+            {"content": {"es": {"title": "Hola"}}},
+            "content.es",
+            "should be 'nl', 'fr', 'en' or 'de'",
+        ),
+        ({"every": "sun 09:00-10:00", "ends": "2026-12-19T20:00"}, "recurrence", "never"),
+        (
+            {"content": {"nl": {"title": "x", "link": "https://www.aalter.be/kerstmarkt-2026"}}},
+            "content.nl.link",
+            "bytes too long",
+        ),
+        ({"priority": 500}, "priority", "less than or equal to 100"),
+        ({"every": "fortnightly"}, "every", "expected e.g."),
+    ],
+)
+async def test_invalid_input_gets_422_saying_what_is_wrong(
+    site: Site, changes: dict[str, Any], where: str, says: str
+) -> None:
+    async with httpx.AsyncClient(base_url=site.url, headers=bearer(site.staff_token)) as http:
+        response = await http.post("/api/v1/messages", json=kerst(**changes))
+    assert response.status_code == 422
+    problems = response.json()["detail"]
+    assert any(where in ".".join(map(str, p["loc"])) and says in p["msg"] for p in problems), (
+        problems
+    )
+
+
+async def login(http: httpx.AsyncClient, name: str, password: str = PASSWORD) -> httpx.Response:
+    page = await http.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    return await http.post("/login", data={"name": name, "password": password, "csrf": token[1]})
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None
+    return found[1]
+
+
+async def test_forms_and_cookie_api_calls_need_the_csrf_token(site: Site) -> None:
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        assert (await login(http, "admin")).status_code == 303
+        page = await http.get("/messages/new")
+        token = csrf_of(page)
+        form = {
+            "id": "kerst",
+            "title_nl": "Kerstmarkt",
+            "target:group:hall": "group:hall",
+            "starts": "2026-12-19T08:00",
+            "priority": "50",
+        }
+        refused = await http.post("/messages", data=form)
+        assert refused.status_code == 403 and "CSRF" in refused.text
+        assert (await http.post("/messages", data={**form, "csrf": "forged"})).status_code == 403
+        saved = await http.post("/messages", data={**form, "csrf": token})
+        assert saved.status_code == 303, saved.text
+        api = await http.post("/api/v1/messages", json=kerst(id="kerst-2"))
+        assert api.status_code == 403, "a cookie alone does not authorise API writes"
+        api = await http.post(
+            "/api/v1/messages", json=kerst(id="kerst-2"), headers={"X-CSRF-Token": token}
+        )
+        assert api.status_code == 201
+        assert (await http.post("/emergency/stop", data={})).status_code == 403
+        assert (await http.post("/logout", data={"csrf": token})).status_code == 303
+        assert (await http.get("/")).status_code == 303
+
+
+async def test_a_script_in_a_message_is_rendered_inert(site: Site) -> None:
+    evil = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        notice = {"content": {"nl": {"title": evil, "body": evil}}}
+        started = await http.post(
+            "/api/v1/emergency", json=notice, headers=bearer(site.admin_token)
+        )
+        assert started.status_code == 201
+        await http.post(
+            "/api/v1/messages", json=kerst(title=evil), headers=bearer(site.staff_token)
+        )
+        await login(http, "admin")
+        for page in ("/", "/messages", "/emergency", "/audit", "/display/hall-info"):
+            html = (await http.get(page)).text
+            assert "<script>alert" not in html, page
+            assert "<img src=x" not in html, page
+        assert "&lt;script&gt;alert" in (await http.get("/")).text
+        assert "&lt;script&gt;alert" in (await http.get("/display/hall-info")).text
+
+
+async def test_login_attempts_are_rate_limited(site: Site) -> None:
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        for _ in range(5):
+            assert (await login(http, "staff", "wrong password!")).status_code == 401
+        assert (await login(http, "staff", "wrong password!")).status_code == 429
+        assert (await login(http, "staff")).status_code == 429, "blocked even when right"
+        await site.services.clock.sleep(301)
+        assert (await login(http, "staff")).status_code == 303
+
+
+async def test_sim_controls_exist_only_in_sim(tmp_path: Path) -> None:
+    async with (
+        running_site(tmp_path, simulate=False) as site,
+        httpx.AsyncClient(base_url=site.url, headers=bearer(site.staff_token)) as http,
+    ):
+        response = await http.post("/api/v1/sim/visitor", json={"track": 1})
+    assert response.status_code == 404
