@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
@@ -85,6 +85,7 @@ class VirtualClock:
         self._speed = speed
         self._settle = settle
         self._t = 0.0  # simulated seconds since start
+        self._holds = 0  # time stands still while > 0 (see held())
         self._real_anchor = 0.0  # loop.time() when _t was last set (speed mode)
         self._heap: list[tuple[float, int, _Entry]] = []
         self._seq = itertools.count()
@@ -138,6 +139,21 @@ class VirtualClock:
         return self._epoch + timedelta(seconds=self.monotonic())
 
     # -- waiting --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Freeze simulated time inside the block; timers already due still fire.
+
+        For a person (or a browser) looking at the simulation: nothing moves on while
+        they read, however long it takes in real time.
+        """
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if self._holds == 0 and self._changed is not None:
+                self._changed.set()
 
     async def sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` of simulated time."""
@@ -238,7 +254,7 @@ class VirtualClock:
             if self._speed is None:
                 await self._quiet(loop)
             deadline = self._next_deadline()
-            if deadline is None:
+            if deadline is None or (self._holds and deadline > self._t):
                 changed.clear()
                 await changed.wait()
                 continue

@@ -136,3 +136,14 @@ async def test_virtual_time_crosses_a_dst_change_in_real_seconds() -> None:
         assert clock.now().astimezone(brussels).strftime("%a %H:%M") == "Sun 08:00"
         await clock.sleep_until(datetime(2026, 10, 25, 9, 0, tzinfo=brussels))
         assert clock.monotonic() == 25 * 3600
+
+
+async def test_held_time_stands_still_until_released() -> None:
+    async with VirtualClock(T0) as clock:
+        fired: list[float] = []
+        clock.call_later(10, lambda: fired.append(clock.monotonic()))
+        with clock.held():
+            await asyncio.sleep(0.05)  # real time passes; simulated time does not
+            assert clock.monotonic() == 0 and fired == []
+        await clock.sleep(20)
+        assert fired == [10]

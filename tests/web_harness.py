@@ -8,10 +8,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+from beacons.outbox import Outbox
+from beacons.signage import BrokerSettings, Signage
+from beacons.tasks import cancel_all
 from clock import VirtualClock
-from hw_sim.brokers import free_port, wait_listening
+from hw_sim.brokers import Embedded, free_port, wait_listening
+from hw_sim.journal import Journal
+from hw_sim.signage import SimulatedDisplays
 from onthaal.config import Config, load_config
 from onthaal.scheduler_stack import build_dispatcher, open_store
 from onthaal.web.app import SimControls, WebServices, create_app, serve
@@ -30,11 +36,21 @@ class Site:
 
     url: str
     services: WebServices
+    clock: VirtualClock
     dispatcher: Dispatcher
     staff_token: str
     admin_token: str
     heard: list[tuple[str, str]] = field(default_factory=list)
     visitors: list[tuple[int, int]] = field(default_factory=list)
+
+    async def advance_to(self, moment: datetime) -> None:
+        """Let simulated time run until ``moment``, then hold it there again."""
+        hold = _Hold.of[self.clock]
+        hold.release()
+        try:
+            await self.clock.sleep_until(moment)
+        finally:
+            hold.take()
 
     @property
     def config(self) -> Config:
@@ -47,19 +63,75 @@ class Site:
         return ZoneInfo(self.config.site.timezone)
 
 
+class _Hold:
+    """A hold on a clock that a test can release and take again."""
+
+    of: ClassVar[dict[VirtualClock, _Hold]] = {}
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+        self._held: contextlib.AbstractContextManager[None] | None = None
+
+    def take(self) -> None:
+        self._held = self._clock.held()
+        self._held.__enter__()
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.__exit__(None, None, None)
+            self._held = None
+
+    def __enter__(self) -> _Hold:
+        _Hold.of[self._clock] = self
+        self.take()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        _Hold.of.pop(self._clock, None)
+
+
 @contextlib.asynccontextmanager
 async def running_site(
-    tmp_path: Path, *, simulate: bool = True, dispatch: bool = False
+    tmp_path: Path, *, simulate: bool = True, screens: bool = False
 ) -> AsyncIterator[Site]:
-    """Serve the web app for a copy of the default config in ``tmp_path``."""
+    """Serve the web app for a copy of the default config in ``tmp_path``.
+
+    With ``screens``, the embedded broker, simulated displays, the signage driver and
+    the dispatcher run too, so what staff schedule is really delivered.
+    """
     config_path = isolated_config(tmp_path)
     config = load_config(config_path)
-    async with VirtualClock(T0, settle=0.002) as clock:
+    async with contextlib.AsyncExitStack() as stack:
+        clock = await stack.enter_async_context(VirtualClock(T0, settle=0.002))
+        # Simulated time stands still unless a test moves it (Site.advance_to): a browser
+        # or an HTTP round trip takes "forever" for a clock that jumps when idle.
+        stack.enter_context(_Hold(clock))
         store = open_store(config, config_path)
         users = open_users(config, config_path)
         users.add("staff", PASSWORD, "staff", "en")
         users.add("admin", PASSWORD, "admin", "nl")
-        dispatcher = build_dispatcher(config, store, clock, displays=None, beacons=None)
+        background: list[asyncio.Task[None]] = []
+        signage = None
+        if screens:
+            broker = Embedded()
+            await broker.start()
+            stack.push_async_callback(broker.stop)
+            settings = BrokerSettings(broker.host, broker.port)
+            signage = Signage(
+                settings,
+                config.site.id,
+                [d.id for d in config.displays],
+                Outbox(tmp_path / "outbox.sqlite"),
+                clock,
+            )
+            fleet = SimulatedDisplays(
+                [d.id for d in config.displays], config.site.id, settings, clock, Journal(clock)
+            )
+            background += [asyncio.create_task(fleet.run()), asyncio.create_task(signage.run())]
+        dispatcher = build_dispatcher(config, store, clock, displays=signage, beacons=None)
+        if screens:
+            background.append(asyncio.create_task(dispatcher.run()))
         heard: list[tuple[str, str]] = []
         visitors: list[tuple[int, int]] = []
         services = WebServices(
@@ -71,6 +143,7 @@ async def running_site(
             dispatcher=dispatcher,
             metrics=Metrics(store, list),
             health=list,
+            signage=signage,
             sim=SimControls(
                 approach=lambda track, zone: visitors.append((track, zone)),
                 leave=lambda track: None,
@@ -81,12 +154,12 @@ async def running_site(
         )
         port = free_port()
         server = asyncio.create_task(serve(create_app(services), "127.0.0.1", port))
-        runner = asyncio.create_task(dispatcher.run()) if dispatch else None
         try:
             await wait_listening("127.0.0.1", port)
             yield Site(
                 f"http://127.0.0.1:{port}",
                 services,
+                clock,
                 dispatcher,
                 users.create_token("tests", "staff", T0),
                 users.create_token("tests-admin", "admin", T0),
@@ -94,7 +167,4 @@ async def running_site(
                 visitors,
             )
         finally:
-            tasks = [t for t in (server, runner) if t is not None]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_all([server, *background])
