@@ -78,7 +78,7 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
         VALID + '\n[robots]\nbackend = "sim"\n',
         [
             "robots: unknown key (allowed: beacons, behaviours, ble, dialogue, displays, logging, "
-            "mqtt, opening_hours, privacy, robot, sim, site, supervisor)"
+            "mqtt, opening_hours, privacy, robot, scheduler, sim, site, supervisor, web)"
         ],
     ),
     (
