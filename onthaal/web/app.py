@@ -282,7 +282,7 @@ def create_app(services: WebServices) -> FastAPI:
         target: str | None = None,
         active_at: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
-    ) -> list[dict[str, Any]]:
+    ) -> Response:
         found = services.store.messages()
         if kind is not None:
             found = [m for m in found if m.kind is kind]
@@ -295,7 +295,9 @@ def create_app(services: WebServices) -> FastAPI:
         if active_at is not None:
             at = active_at if active_at.tzinfo else active_at.replace(tzinfo=tz)
             found = [m for m in found if m.occurrences(tz, at, at + _SECOND)]
-        return [_message_json(m, tz) for m in found[:limit]]
+        # Serialised here in one go: FastAPI's generic encoder is slow for 10,000 items.
+        body = json.dumps([_message_json(m, tz) for m in found[:limit]], ensure_ascii=False)
+        return Response(body, media_type="application/json")
 
     @app.post("/api/v1/messages", status_code=status.HTTP_201_CREATED)
     async def create_message(user: ApiUser, data: MessageIn) -> dict[str, Any]:

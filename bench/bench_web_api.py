@@ -1,0 +1,147 @@
+"""Web API: listing 10,000 messages and creating messages, the server under the supervisor.
+
+The server runs in its own process (the supervisor with one child, the web app on
+uvicorn, over a schedule database holding 10,000 messages); the load comes from this
+process with httpx, 4 requests in flight. Reported: throughput (requests/s) and
+latency (median, p99) for GET /api/v1/messages (all 10,000) and POST /api/v1/messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import Result, median, percentile
+
+LIST_REQUESTS = 30
+CREATE_REQUESTS = 400
+IN_FLIGHT = 4
+
+
+def _server(folder: str, port: int, ready: multiprocessing.synchronize.Event) -> None:
+    from bench.bench_scheduler import make_devices, make_messages
+    from clock import RealClock
+    from onthaal.config import load_config
+    from onthaal.scheduler_stack import build_dispatcher, open_store
+    from onthaal.supervisor import ChildSpec, Supervisor
+    from onthaal.web.app import WebServices, create_app, serve
+    from onthaal.web.metrics import Metrics
+    from onthaal.web.users_stack import open_users
+    from scheduler.model import Targets
+    from tests.configs import isolated_config
+
+    config_path = isolated_config(Path(folder))
+    config = load_config(config_path)
+
+    async def main() -> None:
+        clock = RealClock()
+        store = open_store(config, config_path)
+        devices = make_devices(50)
+        for message in make_messages(10_000, devices, random.Random(1)):
+            message = message.model_copy(update={"targets": Targets(everything=True)})
+            store.add(message, "bench", clock.now())
+        users = open_users(config, config_path)
+        token = users.create_token("bench", "admin", clock.now())
+        (Path(folder) / "token").write_text(token)
+        dispatcher = build_dispatcher(config, store, clock, displays=None, beacons=None)
+        supervisor: Supervisor
+        services = WebServices(
+            config=config,
+            config_path=config_path,
+            clock=clock,
+            users=users,
+            store=store,
+            dispatcher=dispatcher,
+            metrics=Metrics(store, lambda: supervisor.health()),
+            health=lambda: supervisor.health(),
+        )
+        app = create_app(services)
+        supervisor = Supervisor(
+            "bench", [ChildSpec("web", lambda: serve(app, "127.0.0.1", port))], clock=clock
+        )
+        asyncio.get_running_loop().call_later(1.0, ready.set)
+        await supervisor.run()
+
+    asyncio.run(main())
+
+
+async def _load(url: str, token: str) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {"list": [], "create": []}
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
+        gate = asyncio.Semaphore(IN_FLIGHT)
+
+        async def timed(kind: str, request: object) -> None:
+            async with gate:
+                started = time.perf_counter()
+                response = await request  # type: ignore[misc]
+                samples[kind].append(time.perf_counter() - started)
+                assert response.status_code in (200, 201), response.text[:200]
+
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(timed("list", http.get("/api/v1/messages")) for _ in range(LIST_REQUESTS))
+        )
+        samples["list_wall"] = [time.perf_counter() - started]
+        body = {
+            "title": "Bench",
+            "content": {"nl": {"title": "Bench"}},
+            "targets": {"groups": ["hall"]},
+            "starts": "2026-12-01T09:00",
+        }
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                timed("create", http.post("/api/v1/messages", json={**body, "id": f"b-{n}"}))
+                for n in range(CREATE_REQUESTS)
+            )
+        )
+        samples["create_wall"] = [time.perf_counter() - started]
+    return samples
+
+
+def run() -> Result:
+    """Throughput and latency of the two API calls."""
+    from hw_sim.brokers import free_port
+
+    result = Result("web_api", "API: list 10,000 messages; create messages")
+    with tempfile.TemporaryDirectory() as folder:
+        port = free_port()
+        ready = multiprocessing.get_context("spawn").Event()
+        server = multiprocessing.get_context("spawn").Process(
+            target=_server, args=(folder, port, ready), daemon=True
+        )
+        server.start()
+        try:
+            if not ready.wait(300):
+                raise RuntimeError("the server did not start")
+            token = (Path(folder) / "token").read_text()
+            samples = asyncio.run(_load(f"http://127.0.0.1:{port}", token))
+        finally:
+            server.kill()
+            server.join()
+    listing = [s * 1000 for s in samples["list"]]
+    creating = [s * 1000 for s in samples["create"]]
+    result.add("list 10,000: throughput", LIST_REQUESTS / samples["list_wall"][0], "req/s")
+    result.add("list 10,000: median", median(listing), "ms")
+    result.add("list 10,000: p99", percentile(listing, 99), "ms")
+    result.add("create: throughput", CREATE_REQUESTS / samples["create_wall"][0], "req/s")
+    result.add("create: median", median(creating), "ms")
+    result.add("create: p99", percentile(creating, 99), "ms")
+    result.notes = (
+        f"{IN_FLIGHT} requests in flight over HTTP/1.1 on loopback; the server is one "
+        "uvicorn worker under the supervisor, SQLite (WAL) behind it; every create is "
+        "validated and written with its audit row. The list "
+        f"response holds all 10,000 messages as JSON objects "
+        "of about 600 bytes each (some 6 MB): reading them from SQLite, validating and "
+        "serialising takes about 0.5 s of the single worker, so with 4 in flight most of "
+        "the listed latency is queueing. Integrators should filter (target, kind, "
+        "active_at) or page with limit."
+    )
+    return result
