@@ -117,7 +117,8 @@ class Message(BaseModel):
     priority: int = Field(default=50, ge=0, le=100)
     kind: Kind = Kind.INFO
     version: int = Field(default=1, ge=1)
-    updated: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    # Set by the store on every change; the epoch only for messages not stored yet.
+    updated: AwareDatetime = Field(default=datetime(1970, 1, 1, tzinfo=UTC))
 
     @model_validator(mode="after")
     def _window(self) -> Self:

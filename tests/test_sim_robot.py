@@ -20,7 +20,7 @@ from tests.conftest import IN_CI
 REPO = Path(__file__).resolve().parent.parent
 
 if not libqi_available() and not IN_CI:
-    pytest.skip("no qi wheel for this platform", allow_module_level=True)
+    pytest.skip("no qi wheel for this platform (CI=true fails)", allow_module_level=True)
 
 
 def free_port() -> int:

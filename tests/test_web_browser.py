@@ -29,7 +29,7 @@ FLAGS = [
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     if not HAVE_CHROMIUM:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium); CI=true fails")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
