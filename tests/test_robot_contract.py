@@ -40,9 +40,7 @@ def transport(request: pytest.FixtureRequest) -> Transport:
     if request.param == "libqi" and not libqi_available():
         if IN_CI:
             pytest.fail("the qi wheel must be installed in CI (Linux x86_64, CPython <= 3.12)")
-        pytest.skip(
-            "no qi wheel for this platform; the in-process transport still runs (CI=true fails)"
-        )
+        pytest.skip("no qi wheel here; in-process transport still runs (CI=true fails)")
     return request.param  # type: ignore[no-any-return]
 
 
