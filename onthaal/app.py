@@ -20,6 +20,7 @@ from beacons.ble import BleBeacons
 from beacons.signage import Signage
 from clock import Clock, RealClock, VirtualClock
 from dialogue.kb import KnowledgeBaseError
+from hw_sim.ble import BeaconField
 from hw_sim.journal import Journal
 from hw_sim.mqtt_broker import EmbeddedBroker
 from hw_sim.pepper import SimulatedPepper, libqi_available
@@ -186,15 +187,27 @@ def reception_children(config: Config, mode: Mode, clock: Clock, journal: Journa
     return RobotParts(children, reception, robot, sim)
 
 
+@dataclass
+class SignageParts:
+    """The signage side: its children, the driver, and what stands in for hardware."""
+
+    children: list[ChildSpec]
+    signage: Signage
+    broker: EmbeddedBroker | None = None
+    screens: SimulatedDisplays | None = None
+
+
 def signage_children(
     config: Config, mode: Mode, clock: Clock, journal: Journal, staff: StaffNotifier
-) -> tuple[list[ChildSpec], Signage]:
+) -> SignageParts:
     """The embedded broker (if configured), simulated screens (if simulating), the driver.
 
     Hand-over requests are announced on ``onthaal/<site>/staff/handover``.
     """
     children: list[ChildSpec] = []
     broker_ready = asyncio.Event()
+    broker: EmbeddedBroker | None = None
+    screens: SimulatedDisplays | None = None
     if config.mqtt.embedded:
         broker = EmbeddedBroker(config.mqtt.host, config.mqtt.port)
         broker_ready = broker.started
@@ -235,20 +248,28 @@ def signage_children(
 
     staff.subscribe(announce)
     children.append(ChildSpec("signage", after_broker(signage.run), probe=signage.problem))
-    return children, signage
+    return SignageParts(children, signage, broker, screens)
 
 
-def ble_children(
-    config: Config, mode: Mode, clock: Clock, journal: Journal
-) -> tuple[list[ChildSpec], BleBeacons | None, asyncio.Event]:
+@dataclass
+class BleParts:
+    """The BLE side: its children, the driver, the simulated field, readiness."""
+
+    children: list[ChildSpec]
+    driver: BleBeacons | None
+    ready: asyncio.Event
+    field: BeaconField | None = None
+
+
+def ble_children(config: Config, mode: Mode, clock: Clock, journal: Journal) -> BleParts:
     """The BLE driver, and the simulated beacons when simulating.
 
-    Also returns an event set once the driver can reach the beacons.
+    ``ready`` is set once the driver can reach the beacons.
     """
     ready = asyncio.Event()
     if not config.beacons:
         ready.set()
-        return [], None, ready
+        return BleParts([], None, ready)
     simulate = mode.simulate or config.ble.backend == "sim"
     specs = simulated_specs(config) if simulate else beacon_specs(config)
     driver = build_ble(config, clock, specs)
@@ -265,7 +286,7 @@ def ble_children(
         await driver.run()
 
     children.append(ChildSpec("ble", run_driver, probe=driver.problem))
-    return children, driver, ready
+    return BleParts(children, driver, ready, field)
 
 
 def scheduler_children(
@@ -350,6 +371,37 @@ class WebParts:
         return ChildSpec("web", lambda: serve_web(app, web.host, web.port))
 
 
+@dataclass
+class System:
+    """Every part of Onthaal for one config, with handles on what stands in for hardware."""
+
+    children: list[ChildSpec]
+    robot: RobotParts
+    signage: SignageParts
+    ble: BleParts
+    dispatcher: Dispatcher
+    web: WebParts
+
+
+def build_system(config: Config, mode: Mode, clock: Clock, journal: Journal) -> System:
+    """All supervised children, in start order (raises KnowledgeBaseError, TextsError)."""
+    robot = reception_children(config, mode, clock, journal)
+    signage = signage_children(config, mode, clock, journal, robot.staff)
+    ble = ble_children(config, mode, clock, journal)
+    scheduler_parts, dispatcher = scheduler_children(
+        config, mode, clock, signage.signage, ble.driver, ble.ready
+    )
+    web = WebParts(config, mode, clock, dispatcher, signage.signage, ble.driver, robot)
+    children = [
+        *signage.children,
+        *ble.children,
+        *scheduler_parts,
+        *robot.children,
+        web.child(),
+    ]
+    return System(children, robot, signage, ble, dispatcher, web)
+
+
 def build_clock(config: Config, mode: Mode) -> tuple[Clock, VirtualClock | None]:
     """The real clock, or in simulation a virtual one at ``[sim] speed``."""
     if not mode.simulate:
@@ -366,14 +418,7 @@ async def serve(config: Config, mode: Mode) -> int:
     clock, virtual = build_clock(config, mode)
     journal = _journal(config, clock)
     try:
-        robot = reception_children(config, mode, clock, journal)
-        signage_parts, signage = signage_children(config, mode, clock, journal, robot.staff)
-        ble_parts, beacons, beacons_ready = ble_children(config, mode, clock, journal)
-        scheduler_parts, dispatcher = scheduler_children(
-            config, mode, clock, signage, beacons, beacons_ready
-        )
-        web = WebParts(config, mode, clock, dispatcher, signage, beacons, robot)
-        parts = [*signage_parts, *ble_parts, *scheduler_parts, *robot.children, web.child()]
+        system = build_system(config, mode, clock, journal)
     except (KnowledgeBaseError, TextsError) as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -381,10 +426,10 @@ async def serve(config: Config, mode: Mode) -> int:
     if virtual is not None:
         await virtual.__aenter__()
     watcher = HealthWatcher(clock)
-    children = [*parts, ChildSpec("health", watcher.run, RestartPolicy.PERMANENT)]
+    children = [*system.children, ChildSpec("health", watcher.run, RestartPolicy.PERMANENT)]
     supervisor = supervisor_for(config, "onthaal", children, clock)
     watcher.watch(supervisor)
-    web.watch(supervisor)
+    system.web.watch(supervisor)
     remove_handlers = install_signal_handlers(supervisor)
     stopper = (
         asyncio.get_running_loop().call_later(mode.duration, supervisor.stop)
