@@ -31,6 +31,11 @@ class Journal:
         """Call ``listener(entry)`` for every entry recorded from now on (on the loop)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Stop calling ``listener``."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def record(self, device: str, action: str, **fields: Any) -> dict[str, Any]:
         """Append one action and return the entry."""
         entry = {

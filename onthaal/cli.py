@@ -20,6 +20,7 @@ from onthaal.config import Config, ConfigError, listen_url, load_config
 from onthaal.dialogue_cli import run_dialogue_command
 from onthaal.logs import configure_logging
 from onthaal.process import finish
+from onthaal.scenario.cli import add_scenario_options, run_scenario_command
 from onthaal.schedule_cli import add_parsers as add_schedule_parsers
 from onthaal.schedule_cli import run_schedule_command
 from onthaal.users_cli import add_parser as add_users_parser
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="SECONDS",
             help="stop after this many wall-clock seconds (default: run until interrupted)",
         )
+        if name == "sim":
+            add_scenario_options(sub)
     chat = commands.add_parser(
         "chat", parents=[common], help="talk to the dialogue engine (try the knowledge base)"
     )
@@ -152,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         journal = Path(args.journal) if args.journal else None
         return asyncio.run(serve_sim_robot(config, listen, journal))
+    if args.command == "sim" and args.scenario:
+        return run_scenario_command(args, config, Path(args.config))
     mode = Mode(
         simulate=args.command == "sim", duration=args.duration, config_path=Path(args.config)
     )

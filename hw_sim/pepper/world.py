@@ -91,6 +91,11 @@ class PepperWorld:
             talking.cancel()
             self._speaking.discard(interrupted)
 
+    @property
+    def speaking(self) -> bool:
+        """Whether a sentence is being spoken right now."""
+        return bool(self._speaking)
+
     def stop_speaking(self) -> bool:
         """Cut every sentence being spoken; whether one was."""
         speaking = bool(self._speaking)

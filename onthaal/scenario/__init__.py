@@ -1,0 +1,1 @@
+"""Headless simulation for integrators: a whole day at the city hall, scripted."""

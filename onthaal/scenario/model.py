@@ -1,0 +1,216 @@
+"""The scenario file: the simulated day, its visitors, staff actions, faults, expectations.
+
+A strict pydantic schema, like ``robot.toml``: unknown keys are errors, every problem is
+reported as ``FILE: KEY: REASON`` (exit code 2). Documented in ``docs/scenarios.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from onthaal.config import ConfigError
+
+_CLOCK = re.compile(r"^\d{2}:\d{2}$")
+
+
+def _clock_time(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise ValueError(f"invalid time {value!r} (expected HH:MM)")
+    dt.time.fromisoformat(value)
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_clock_time)]
+Language = Literal["nl", "fr", "en", "de"]
+
+
+class Section(BaseModel):
+    """Strict and immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Day(Section):
+    """The simulated day and the building's hours on it."""
+
+    name: str = Field(min_length=1, description="Shown in the report.")
+    date: dt.date = Field(description="The simulated date (YYYY-MM-DD).")
+    opens: ClockTime = Field(description="Opening time (local).")
+    closes: ClockTime = Field(description="Closing time (local).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.closes <= self.opens:
+            raise ValueError(f"closes ({self.closes}) is not after opens ({self.opens})")
+        return self
+
+
+class Range(Section):
+    """A whole number range, inclusive."""
+
+    min: int = Field(ge=0)
+    max: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+
+def _dutch_only() -> dict[Language, float]:
+    return {"nl": 1.0}
+
+
+class Visitors(Section):
+    """Who comes, when, speaking what, asking what."""
+
+    per_hour: float | None = Field(default=None, ge=0, le=600, description="Poisson rate.")
+    arrivals: list[ClockTime] = Field(default_factory=list, description="Or exact times.")
+    languages: dict[Language, float] = Field(
+        default_factory=_dutch_only, min_length=1, description="Mix (weights)."
+    )
+    questions: Range = Field(default=Range(min=1, max=2), description="Questions per visitor.")
+    intents: list[str] = Field(
+        default_factory=list, description="Intents asked about; empty: every one in the KB."
+    )
+    out_of_scope: float = Field(
+        default=0.0, ge=0, le=1, description="Share of questions the robot cannot answer."
+    )
+    linger: Range = Field(
+        default=Range(min=5, max=30), description="Seconds a visitor stays after the last answer."
+    )
+    say_goodbye: float = Field(
+        default=0.7, ge=0, le=1, description="Share who say goodbye rather than walk off."
+    )
+
+    @model_validator(mode="after")
+    def _some_arrivals(self) -> Self:
+        if self.per_hour is None and not self.arrivals:
+            raise ValueError("give per_hour or a list of arrivals")
+        if any(weight < 0 for weight in self.languages.values()):
+            raise ValueError("language weights must not be negative")
+        return self
+
+
+class StaffAction(Section):
+    """Something staff do at a given time."""
+
+    at: ClockTime
+    action: Literal["schedule", "emergency-start", "emergency-stop"]
+    id: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9-]{0,63}$")
+    text: dict[Language, str] = Field(default_factory=dict)
+    targets: str = Field(default="everything", description="everything, or group:hall,...")
+    until: ClockTime | None = None
+    priority: int = Field(default=50, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.action == "schedule" and not (self.id and self.text):
+            raise ValueError("a 'schedule' action needs id and text")
+        if self.action == "emergency-start" and not self.text:
+            raise ValueError("an 'emergency-start' action needs text")
+        return self
+
+
+class Fault(Section):
+    """A fault injected at a time and recovered after a while."""
+
+    at: ClockTime
+    kind: Literal["robot-disconnect", "broker-down", "beacon-out-of-range", "display-off"]
+    target: str = Field(default="", description="Beacon or display id for those kinds.")
+    duration: float = Field(default=60.0, gt=0, le=86_400, description="Seconds until recovery.")
+
+    @model_validator(mode="after")
+    def _target(self) -> Self:
+        if self.kind in ("beacon-out-of-range", "display-off") and not self.target:
+            raise ValueError(f"a '{self.kind}' fault needs a target")
+        return self
+
+
+class Expectation(Section):
+    """Something that must hold at the end (or at a time)."""
+
+    kind: Literal["greeted-within", "answered", "no-message-lost", "display-shows"]
+    ratio: float = Field(default=0.95, ge=0, le=1)
+    seconds: float = Field(default=1.0, gt=0)
+    display: str = ""
+    at: ClockTime | None = None
+    content: str = Field(default="", description="A message id, or 'default'.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.kind == "display-shows" and not (self.display and self.at and self.content):
+            raise ValueError("'display-shows' needs display, at and content")
+        return self
+
+    @property
+    def name(self) -> str:
+        """How the report names it."""
+        if self.kind == "greeted-within":
+            return f"at least {self.ratio:.0%} of visitors greeted within {self.seconds:g} s"
+        if self.kind == "answered":
+            return f"at least {self.ratio:.0%} of in-scope questions answered"
+        if self.kind == "no-message-lost":
+            return "no message lost: every display shows what it should"
+        return f"{self.display} shows {self.content!r} at {self.at}"
+
+
+class Scenario(Section):
+    """A whole scenario file."""
+
+    day: Day
+    visitors: Visitors
+    staff: list[StaffAction] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list)
+    expect: list[Expectation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _within_the_day(self) -> Self:
+        timed: list[tuple[str, str]] = [
+            *((f"staff.{n}.at", item.at) for n, item in enumerate(self.staff)),
+            *((f"faults.{n}.at", item.at) for n, item in enumerate(self.faults)),
+        ]
+        for where, at in timed:
+            if not self.day.opens <= at <= self.day.closes:
+                raise ValueError(
+                    f"{where}: {at} is outside the day ({self.day.opens}-{self.day.closes})"
+                )
+        return self
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario; raises :class:`ConfigError` naming file, key, reason."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                reason = "unknown key"
+            elif error["type"] == "missing":
+                reason = "missing"
+            problems.append(f"{path}: {where}: {reason}")
+        raise ConfigError(problems) from None

@@ -1,0 +1,577 @@
+"""Run a scenario against the whole system on the virtual clock.
+
+Everything runs for real: the supervisor, the behaviours over libqi to the simulated
+Pepper, the dialogue, the scheduler, Bumble beacons, displays over MQTT, the web app.
+In ``--fast`` mode simulated time stands still except when the runner moves it on
+(speech, lingering, the time between visitors), so a slow machine gives the same day
+as a fast one: the scenario journal (planned times, what happened, what every screen
+shows) is the same for the same seed. Reaction times (time to greet) are measured in
+real time, as a visitor would feel them, and go to the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from beacons.content import LocalizedContent
+from clock import RealClock, VirtualClock
+from hw_sim.journal import Journal
+from onthaal.app import Mode, System, build_system, supervisor_for
+from onthaal.config import Config
+from onthaal.dialogue_setup import build_engine
+from onthaal.scenario.model import Expectation, Fault, Scenario, StaffAction
+from onthaal.scenario.plan import Plan, Step, Visit, make_plan
+from robot.stats import Tee
+from scheduler.model import Kind, Message, Targets
+
+LANGUAGE_NAMES = {"nl": "Dutch", "fr": "French", "en": "English", "de": "German"}
+REACTION_TIMEOUT = 3.0  # real seconds the robot may take to start speaking
+POLL = 0.005  # real seconds between looks at the robot while it works
+QUIET_LIMIT = 120.0  # simulated seconds a reply may take at most
+SETTLE_LIMIT = 15.0  # real seconds to wait for deliveries before judging
+
+
+@dataclass
+class VisitResult:
+    """What happened to one visitor."""
+
+    number: int
+    language: str
+    arrived: datetime
+    greeted: bool
+    greet_ms: float | None
+    asked: list[str | None]
+    answered: list[str]
+    handover: bool
+
+
+@dataclass
+class RunResult:
+    """The outcome of a run, for the report and the exit code."""
+
+    scenario: Scenario
+    seed: int
+    visits: list[VisitResult] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    final: dict[str, dict[str, Any]] = field(default_factory=dict)
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether every expectation held."""
+        return all(e["held"] for e in self.expectations)
+
+
+class _Events:
+    """Collects what the reception reports (greetings, answers, hand-overs)."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def count(self, at: datetime, language: str, event: str) -> None:
+        self.events.append(event)
+
+
+class ScenarioRun:
+    """One run of one scenario."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        config: Config,
+        config_path: Path,
+        *,
+        seed: int,
+        speed: float | None,
+        journal: TextIO | None = None,
+        progress: TextIO | None = None,
+    ) -> None:
+        """Prepare the run (``speed`` None: as fast as the machine allows)."""
+        self.scenario = scenario
+        day = scenario.day
+        hours = {
+            **config.opening_hours.exceptions,
+            day.date.isoformat(): [f"{day.opens}-{day.closes}"],
+        }
+        # Every run starts from an empty schedule, outbox and account database.
+        self._state = tempfile.TemporaryDirectory(prefix="onthaal-scenario-")
+        state = Path(self._state.name)
+        self.config = config.model_copy(
+            update={
+                "opening_hours": config.opening_hours.model_copy(update={"exceptions": hours}),
+                "sim": config.sim.model_copy(update={"seed": seed, "speed": speed or 1.0}),
+                "scheduler": config.scheduler.model_copy(
+                    update={"database": str(state / "schedule.sqlite")}
+                ),
+                "mqtt": config.mqtt.model_copy(update={"outbox": str(state / "outbox.sqlite")}),
+                "web": config.web.model_copy(update={"users": str(state / "users.sqlite")}),
+                "privacy": config.privacy.model_copy(update={"statistics": False}),
+            }
+        )
+        self.config_path = config_path
+        self.seed = seed
+        self.speed = speed
+        self.tz = ZoneInfo(config.site.timezone)
+        self._journal_out = journal
+        self._progress = progress
+        self._hold: contextlib.AbstractContextManager[None] | None = None
+        self.result = RunResult(scenario, seed)
+
+    # -- the scenario journal ----------------------------------------------------------
+
+    def _log(self, at: datetime, event: str, **fields: Any) -> None:
+        if self._journal_out is not None:
+            entry = {"t": at.astimezone(self.tz).isoformat(), "event": event, **fields}
+            self._journal_out.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
+
+    # -- time ---------------------------------------------------------------------------
+
+    async def _advance_to(self, clock: VirtualClock, moment: datetime) -> None:
+        """Let simulated time run to ``moment`` (and hold it there in fast mode)."""
+        if clock.now() >= moment:
+            return
+        if self._hold is not None:
+            self._hold.__exit__(None, None, None)
+        try:
+            await clock.sleep_until(moment)
+        finally:
+            if self._hold is not None:
+                self._hold = clock.held()
+                self._hold.__enter__()
+
+    async def _advance(self, clock: VirtualClock, seconds: float) -> None:
+        await self._advance_to(clock, clock.now() + timedelta(seconds=seconds))
+
+    # -- running --------------------------------------------------------------------------
+
+    async def run(self) -> RunResult:
+        """Run the whole day; the result (expectations judged)."""
+        started = time.perf_counter()
+        engine = build_engine(self.config, self.config_path, RealClock())  # for its KB only
+        plan = make_plan(self.scenario, engine.kb, self.tz, self.seed)
+        assert plan.opens is not None and plan.closes is not None
+        self._log(
+            plan.opens,
+            "scenario",
+            name=self.scenario.day.name,
+            seed=self.seed,
+            visitors=len(plan.visits),
+        )
+        start = plan.opens - timedelta(minutes=5)
+        async with VirtualClock(start, speed=self.speed, settle=0.003) as clock:
+            self._hold = clock.held() if self.speed is None else None
+            hw_journal = Journal(clock)
+            mode = Mode(simulate=True, config_path=self.config_path)
+            system = build_system(self.config, mode, clock, hw_journal)
+            events = _Events()
+            situation = system.robot.reception.situation
+            situation.statistics = Tee(situation.statistics, events)
+            supervisor = supervisor_for(self.config, "scenario", system.children, clock)
+            system.web.watch(supervisor)
+            runner = asyncio.create_task(supervisor.run())
+            try:
+                await self._ready(clock, system)
+                if self._hold is not None:
+                    self._hold.__enter__()
+                await self._day(clock, system, plan, hw_journal, events)
+                await self._settle(clock, system)
+                self._final(clock, system)
+            finally:
+                if self._hold is not None:
+                    with contextlib.suppress(Exception):
+                        self._hold.__exit__(None, None, None)
+                supervisor.stop()
+                with contextlib.suppress(Exception):
+                    await runner
+            self.result.deliveries = [
+                {
+                    "device": d.device,
+                    "content": d.content_id,
+                    "at": d.at,
+                    "ok": d.ok,
+                    "attempts": d.attempts,
+                }
+                for d in system.web.services.store.deliveries()
+            ]
+        self._judge()
+        self.result.wall_seconds = time.perf_counter() - started
+        self._state.cleanup()
+        return self.result
+
+    async def _ready(self, clock: VirtualClock, system: System) -> None:
+        """Start of day: wait until robot, screens and beacons are up."""
+        deadline = time.monotonic() + 60
+        while not self._all_up(system):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the simulated building did not come up within 60 s")
+            await clock.sleep(0.5)
+
+    @staticmethod
+    def _all_up(system: System) -> bool:
+        screens = system.signage.signage.states().values()
+        return (
+            system.robot.robot.connected
+            and system.signage.signage.connected
+            and all(s.online for s in screens)
+            and system.ble.ready.is_set()
+            and "idle" in system.robot.reception.engine.running
+        )
+
+    async def _day(
+        self, clock: VirtualClock, system: System, plan: Plan, hw: Journal, events: _Events
+    ) -> None:
+        total = len(plan.visits)
+        for step in plan.steps:
+            await self._advance_to(clock, step.at)
+            if step.kind == "visit" and step.visit is not None:
+                await self._visit(clock, system, step, hw, events)
+            elif step.kind == "staff" and step.staff is not None:
+                self._staff(clock, system, step.staff, step.at)
+            elif step.kind in ("fault", "recover") and step.fault is not None:
+                await self._fault(system, step.fault, step.kind == "fault", step.at)
+            elif step.kind == "check" and step.check is not None:
+                await self._settle(clock, system)
+                self._check(system, step.check, step.at)
+            self._show_progress(clock, total)
+        await self._advance_to(clock, plan.closes or clock.now())
+        if self._progress is not None:
+            self._progress.write("\n")
+
+    def _show_progress(self, clock: VirtualClock, total: int) -> None:
+        if self._progress is None:
+            return
+        done = len(self.result.visits)
+        failures = sum(1 for v in self.result.visits if not v.greeted)
+        self._progress.write(
+            f"\r{clock.now().astimezone(self.tz):%H:%M}  visitors {done}/{total}  "
+            f"not greeted {failures}  faults {len(self.result.faults)}   "
+        )
+        self._progress.flush()
+
+    # -- visitors --------------------------------------------------------------------------
+
+    async def _visit(
+        self, clock: VirtualClock, system: System, step: Step, hw: Journal, events: _Events
+    ) -> None:
+        visit: Visit = step.visit  # type: ignore[assignment]
+        sim = system.robot.sim
+        assert sim is not None
+        world = sim.world
+        track = 10_000 + visit.number
+        self._log(
+            step.at,
+            "visitor",
+            visitor=visit.number,
+            language=visit.language,
+            questions=[q.intent for q in visit.questions],
+        )
+        mark = len(events.events)
+        spoke = _FirstSpeech(hw)
+        entered = time.perf_counter()
+        world.approach(track, 1)
+        greeted = await spoke.wait(REACTION_TIMEOUT)
+        greet_ms = (spoke.at - entered) * 1000 if greeted and spoke.at else None
+        await self._until_quiet(clock, system)
+        language = LANGUAGE_NAMES[visit.language]
+        if greeted and visit.language != self.config.site.default_language:
+            replied = _FirstSpeech(hw)
+            world.tap_tablet(f"lang-{visit.language}")
+            await self._until_quiet(clock, system, replied)
+        answered = []
+        for question in visit.questions:
+            before = len(events.events)
+            replied = _FirstSpeech(hw)
+            world.hear(question.text, language)
+            await self._until_quiet(clock, system, replied)
+            new = events.events[before:]
+            answered.append(new[0] if new else "silent")
+        if visit.goodbye:
+            replied = _FirstSpeech(hw)
+            world.hear(visit.goodbye, language)
+            await self._until_quiet(clock, system, replied)
+        await self._advance(clock, visit.linger)
+        world.leave(track)
+        await self._until_quiet(clock, system)
+        handover = "handover" in events.events[mark:]
+        result = VisitResult(
+            visit.number,
+            visit.language,
+            step.at,
+            greeted,
+            greet_ms,
+            [q.intent for q in visit.questions],
+            answered,
+            handover,
+        )
+        self.result.visits.append(result)
+        self._log(
+            step.at,
+            "visit-done",
+            visitor=visit.number,
+            greeted=greeted,
+            answered=answered,
+            handover=handover,
+        )
+
+    async def _until_quiet(
+        self, clock: VirtualClock, system: System, reply: _FirstSpeech | None = None
+    ) -> None:
+        """Let simulated time run until the robot has finished what it is doing.
+
+        With ``reply``, first until the robot has started to answer.
+
+        Time runs freely (the robot's sentences take their simulated time), but never
+        past a fence :data:`QUIET_LIMIT` seconds ahead, so a silent robot cannot make
+        the day race on.
+        """
+        sim = system.robot.sim
+        assert sim is not None
+        fence = asyncio.ensure_future(
+            clock.sleep_until(clock.now() + timedelta(seconds=QUIET_LIMIT))
+        )
+        if self._hold is not None:
+            self._hold.__exit__(None, None, None)
+        try:
+            quiet_since: float | None = None
+            while not fence.done():
+                await asyncio.sleep(POLL)  # clock-ok: real time, for libqi to deliver
+                if (
+                    (reply is not None and reply.at is None)
+                    or sim.world.speaking
+                    or self._busy(system)
+                ):
+                    quiet_since = None
+                elif quiet_since is None:
+                    quiet_since = time.perf_counter()
+                elif time.perf_counter() - quiet_since >= POLL:
+                    return  # quiet for two looks in a row: the reply is over
+        finally:
+            fence.cancel()
+            if reply is not None:
+                reply.close()
+            if self._hold is not None:
+                self._hold = clock.held()
+                self._hold.__enter__()
+
+    @staticmethod
+    def _busy(system: System) -> bool:
+        """Whether a behaviour is mid-way (anything but idle, or listening for a question)."""
+        situation = system.robot.reception.situation
+        running = set(system.robot.reception.engine.running)
+        if situation.engaged is not None:
+            return not (running <= {"converse"} and situation.conversation is not None)
+        return not running <= {"idle"}
+
+    # -- staff and faults -------------------------------------------------------------------
+
+    def _staff(
+        self, clock: VirtualClock, system: System, action: StaffAction, at: datetime
+    ) -> None:
+        store = system.web.services.store
+        now = clock.now()
+        if action.action == "emergency-stop":
+            for message in store.messages():
+                if message.kind is Kind.EMERGENCY:
+                    store.delete(message.id, "scenario", now)
+            self._log(at, "staff", action=action.action)
+            return
+        emergency = action.action == "emergency-start"
+        message = Message(
+            id=action.id or f"emergency-{at:%H%M}",
+            title=next(iter(action.text.values())),
+            content={lang: LocalizedContent(title=text) for lang, text in action.text.items()},
+            targets=_targets(action.targets),
+            starts=now,
+            ends=datetime.combine(at.date(), datetime.min.time(), tzinfo=self.tz)
+            + timedelta(hours=int(action.until[:2]), minutes=int(action.until[3:]))
+            if action.until
+            else None,
+            priority=100 if emergency else action.priority,
+            kind=Kind.EMERGENCY if emergency else Kind.INFO,
+        )
+        store.add(message, "scenario", now)
+        self._log(at, "staff", action=action.action, message=message.id)
+
+    async def _fault(self, system: System, fault: Fault, inject: bool, at: datetime) -> None:
+        what = "fault" if inject else "recovered"
+        if fault.kind == "robot-disconnect":
+            assert system.robot.sim is not None
+            if inject:
+                system.robot.sim.world.drop_connection(fault.duration)
+        elif fault.kind == "broker-down":
+            broker = system.signage.broker
+            if broker is not None:
+                await (broker.stop() if inject else broker.start())
+        elif fault.kind == "beacon-out-of-range":
+            field_ = system.ble.field
+            if field_ is not None:
+                beacon = field_.beacons[fault.target]
+                await (beacon.go_out_of_range() if inject else beacon.come_back())
+        elif fault.kind == "display-off":
+            screens = system.signage.screens
+            if screens is not None:
+                screen = screens[fault.target]
+                screen.switch_off() if inject else screen.switch_on()
+        self.result.faults.append(
+            {"at": at.isoformat(), "kind": fault.kind, "target": fault.target, "event": what}
+        )
+        self._log(at, what, kind=fault.kind, target=fault.target)
+
+    # -- judging -----------------------------------------------------------------------------
+
+    def _shows(self, system: System) -> dict[str, str]:
+        """Per display, the message it confirmed showing ('default' for its default)."""
+        shown = {}
+        for display, state in system.signage.signage.states().items():
+            content = state.acknowledged or "-"
+            shown[display] = "default" if content.startswith("default") else content.split(".v")[0]
+        return shown
+
+    async def _settle(self, clock: VirtualClock, system: System) -> None:
+        """Give deliveries time to complete: every display confirms what it should show."""
+        deadline = time.monotonic() + SETTLE_LIMIT
+        while time.monotonic() < deadline:
+            states = system.signage.signage.states().values()
+            if all(s.up_to_date for s in states) and not system.signage.signage.pending():
+                return
+            await self._advance(clock, 1.0)
+
+    def _check(self, system: System, expectation: Expectation, at: datetime) -> None:
+        shown = self._shows(system).get(expectation.display, "-")
+        held = shown == expectation.content
+        self.result.checks.append({"name": expectation.name, "shown": shown, "held": held})
+        self._log(at, "check", display=expectation.display, shows=shown)
+
+    def _final(self, clock: VirtualClock, system: System) -> None:
+        shown = self._shows(system)
+        status = system.dispatcher.status()
+        for display, state in system.signage.signage.states().items():
+            self.result.final[display] = {
+                "shows": shown[display],
+                "up_to_date": state.up_to_date,
+                "wanted": status[display].wanted if display in status else None,
+            }
+        self._log(clock.now(), "end", shows=shown)
+
+    def _judge(self) -> None:
+        visits = self.result.visits
+        for expectation in self.scenario.expect:
+            if expectation.kind == "greeted-within":
+                fast = [
+                    v
+                    for v in visits
+                    if v.greeted
+                    and v.greet_ms is not None
+                    and v.greet_ms <= expectation.seconds * 1000
+                ]
+                share = len(fast) / len(visits) if visits else 1.0
+                held, detail = share >= expectation.ratio, f"{share:.1%}"
+            elif expectation.kind == "answered":
+                pairs = [
+                    (a, b)
+                    for v in visits
+                    for a, b in zip(v.asked, v.answered, strict=False)
+                    if a is not None
+                ]
+                right = sum(1 for asked, got in pairs if asked == got)
+                share = right / len(pairs) if pairs else 1.0
+                held, detail = share >= expectation.ratio, f"{share:.1%}"
+            elif expectation.kind == "no-message-lost":
+                stale = [d for d, f in self.result.final.items() if not f["up_to_date"]]
+                held, detail = not stale, ", ".join(stale) or "all confirmed"
+            else:
+                check = next((c for c in self.result.checks if c["name"] == expectation.name), None)
+                held = bool(check and check["held"])
+                detail = check["shown"] if check else "not checked"
+            self.result.expectations.append(
+                {"name": expectation.name, "held": held, "detail": detail}
+            )
+
+
+class _FirstSpeech:
+    """Notes the real time of the first thing the robot says from now on."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.at: float | None = None
+        self._event = asyncio.Event()
+        journal.add_listener(self._on_entry)
+        self._journal = journal
+
+    def _on_entry(self, entry: dict[str, Any]) -> None:
+        if self.at is None and entry.get("action") in ("say", "animated-say"):
+            self.at = time.perf_counter()
+            self._event.set()
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._journal.remove_listener(self._on_entry)
+
+    async def wait(self, timeout: float) -> bool:
+        """Whether the robot spoke within ``timeout`` real seconds."""
+        try:
+            async with asyncio.timeout(timeout):  # real time: how a visitor experiences it
+                await self._event.wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._journal.remove_listener(self._on_entry)
+
+
+def _targets(text: str) -> Targets:
+    if text.strip() == "everything":
+        return Targets(everything=True)
+    found: dict[str, list[str]] = {"displays": [], "beacons": [], "groups": []}
+    for item in text.split(","):
+        kind, _, name = item.strip().partition(":")
+        found[f"{kind}s"].append(name)
+    return Targets(displays=found["displays"], beacons=found["beacons"], groups=found["groups"])
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    """The end-of-run summary for the terminal."""
+    visits = result.visits
+    latencies = sorted(v.greet_ms for v in visits if v.greet_ms is not None)
+    answered = Counter(a for v in visits for a in v.answered)
+    languages = Counter(v.language for v in visits)
+    lines = [
+        f"{result.scenario.day.name} (seed {result.seed}): {len(visits)} visitors, "
+        f"{sum(v.greeted for v in visits)} greeted, "
+        f"{sum(v.handover for v in visits)} hand-overs, wall time {result.wall_seconds:.1f} s",
+    ]
+    if latencies:
+        p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+        lines.append(
+            f"time to greet: average {sum(latencies) / len(latencies):.1f} ms, p95 {p95:.1f} ms"
+        )
+    lines.append("languages: " + ", ".join(f"{k} {n}" for k, n in sorted(languages.items())))
+    lines.append("answers: " + ", ".join(f"{k} {n}" for k, n in answered.most_common(8)))
+    deliveries = Counter(d["device"] for d in result.deliveries if d["ok"])
+    lines.append("deliveries: " + ", ".join(f"{k} {n}" for k, n in sorted(deliveries.items())))
+    injected = sum(1 for f in result.faults if f["event"] == "fault")
+    recovered = sum(1 for f in result.faults if f["event"] == "recovered")
+    lines.append(f"faults: {injected} injected, {recovered} recovered")
+    for expectation in result.expectations:
+        mark = "ok  " if expectation["held"] else "FAIL"
+        lines.append(f"{mark} {expectation['name']} ({expectation['detail']})")
+    return lines
+
+
+def write(lines: list[str], stream: TextIO = sys.stdout) -> None:
+    """Print lines."""
+    for line in lines:
+        print(line, file=stream)
