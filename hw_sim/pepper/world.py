@@ -181,8 +181,10 @@ class PepperWorld:
 
     # -- the battery -------------------------------------------------------------------
 
-    DRAIN_PER_HOUR = 10.0
+    DRAIN_PER_HOUR = 6.0  # a Pepper lasts some 12 hours away from its charger
     CHARGE_PER_HOUR = 30.0
+    DOCK_BELOW = 15.0  # resting below this, it goes to its charging station
+    UNDOCK_AT = 95.0
     BATTERY_TICK = 60.0
 
     def set_battery(self, percent: float, charging: bool) -> None:
@@ -199,10 +201,13 @@ class PepperWorld:
         """Drain (or charge) the battery as simulated time passes."""
         while True:
             await self.clock.sleep(self.BATTERY_TICK)
-            rate = self.CHARGE_PER_HOUR if self.state.charging else -self.DRAIN_PER_HOUR
-            self.set_battery(
-                self.state.battery + rate * self.BATTERY_TICK / 3600, self.state.charging
-            )
+            charging = self.state.charging
+            if not charging and not self.state.awake and self.state.battery < self.DOCK_BELOW:
+                charging = True  # resting and nearly empty: it docks, as a real one would
+            elif charging and self.state.battery >= self.UNDOCK_AT:
+                charging = False
+            rate = self.CHARGE_PER_HOUR if charging else -self.DRAIN_PER_HOUR
+            self.set_battery(self.state.battery + rate * self.BATTERY_TICK / 3600, charging)
 
     # -- sensors (what the control surface injects) ------------------------------------
 

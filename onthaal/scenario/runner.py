@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -38,8 +39,12 @@ from scheduler.model import Kind, Message, Targets
 LANGUAGE_NAMES = {"nl": "Dutch", "fr": "French", "en": "English", "de": "German"}
 REACTION_TIMEOUT = 3.0  # real seconds the robot may take to start speaking
 POLL = 0.005  # real seconds between looks at the robot while it works
+SETTLE = 0.003  # real seconds of quiet before simulated time jumps (see VirtualClock)
 QUIET_LIMIT = 120.0  # simulated seconds a reply may take at most
 SETTLE_LIMIT = 15.0  # real seconds to wait for deliveries before judging
+REAL_LIMIT = 10.0  # real seconds one robot reply may take before the run moves on
+
+log = logging.getLogger("onthaal.scenario")
 
 
 @dataclass
@@ -69,6 +74,7 @@ class RunResult:
     final: dict[str, dict[str, Any]] = field(default_factory=dict)
     expectations: list[dict[str, Any]] = field(default_factory=list)
     wall_seconds: float = 0.0
+    stalls: int = 0  # replies that took longer than REAL_LIMIT real seconds
 
     @property
     def ok(self) -> bool:
@@ -172,7 +178,7 @@ class ScenarioRun:
             visitors=len(plan.visits),
         )
         start = plan.opens - timedelta(minutes=5)
-        async with VirtualClock(start, speed=self.speed, settle=0.003) as clock:
+        async with VirtualClock(start, speed=self.speed, settle=SETTLE) as clock:
             self._hold = clock.held() if self.speed is None else None
             hw_journal = Journal(clock)
             mode = Mode(simulate=True, config_path=self.config_path)
@@ -345,9 +351,14 @@ class ScenarioRun:
         )
         if self._hold is not None:
             self._hold.__exit__(None, None, None)
+        give_up = time.monotonic() + REAL_LIMIT
         try:
             quiet_since: float | None = None
             while not fence.done():
+                if time.monotonic() > give_up:
+                    log.warning("the robot did not finish within %g real seconds", REAL_LIMIT)
+                    self.result.stalls += 1
+                    return
                 await asyncio.sleep(POLL)  # clock-ok: real time, for libqi to deliver
                 if (
                     (reply is not None and reply.at is None)
