@@ -327,7 +327,7 @@ class WebParts:
         """Wire the web app to every part it shows or changes."""
         self._config = config
         self._supervisor: Supervisor | None = None
-        store = open_store(config, mode.config_path)
+        store = dispatcher.store  # one connection: an edit on the web wakes the dispatcher
         self.metrics = Metrics(store, self._health)
         situation = robot.reception.situation
         situation.statistics = Tee(situation.statistics, self.metrics.reception)

@@ -124,6 +124,11 @@ class Dispatcher:
 
     # -- for staff ---------------------------------------------------------------------
 
+    @property
+    def store(self) -> Store:
+        """The schedule database (share it: its changes wake the dispatcher at once)."""
+        return self._store
+
     def wake(self) -> None:
         """The schedule changed: resolve again now."""
         self._timeline = None

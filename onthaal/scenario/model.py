@@ -208,6 +208,7 @@ def load_scenario(path: str | Path) -> Scenario:
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"]) or "(top level)"
             reason = str(error["msg"]).removeprefix("Value error, ")
+            reason = reason[:1].lower() + reason[1:]
             if error["type"] == "extra_forbidden":
                 reason = "unknown key"
             elif error["type"] == "missing":

@@ -1,0 +1,199 @@
+"""Headless scenarios: deterministic journals, faults recovered, expectations, bad files."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from onthaal.config import load_config
+from onthaal.scenario.model import load_scenario
+from onthaal.scenario.runner import ScenarioRun
+from tests.configs import isolated_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+SMALL = """
+[day]
+name = "Small"
+date = "2026-12-01"
+opens = "08:30"
+closes = "10:00"
+
+[visitors]
+arrivals = ["08:40", "08:50", "09:10", "09:20"]
+languages = { nl = 0.5, fr = 0.5 }
+questions = { min = 1, max = 2 }
+
+[[staff]]
+at = "09:00"
+action = "schedule"
+id = "loket-3"
+text = { nl = "Loket 3 sluit om 11 uur" }
+targets = "group:hall"
+
+[[expect]]
+kind = "greeted-within"
+ratio = 1.0
+seconds = 1.0
+
+[[expect]]
+kind = "display-shows"
+display = "hall-info"
+at = "09:30"
+content = "loket-3"
+
+[[expect]]
+kind = "no-message-lost"
+"""
+
+FAULTS = """
+[day]
+name = "Every fault"
+date = "2026-12-05"
+opens = "09:00"
+closes = "10:30"
+
+[visitors]
+arrivals = ["09:05", "09:25", "09:45", "10:05"]
+
+[[staff]]
+at = "09:10"
+action = "schedule"
+id = "kerstmarkt"
+text = { nl = "Kerstmarkt op het plein" }
+targets = "everything"
+
+[[faults]]
+at = "09:02"
+kind = "robot-disconnect"
+duration = 20
+
+[[faults]]
+at = "09:11"
+kind = "broker-down"
+duration = 60
+
+[[faults]]
+at = "09:20"
+kind = "beacon-out-of-range"
+target = "hall-door"
+duration = 120
+
+[[faults]]
+at = "09:30"
+kind = "display-off"
+target = "hall-info"
+duration = 300
+
+[[expect]]
+kind = "display-shows"
+display = "hall-info"
+at = "10:00"
+content = "kerstmarkt"
+
+[[expect]]
+kind = "no-message-lost"
+"""
+
+
+def prepare(folder: Path, text: str) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    scenario_file = folder / "scenario.toml"
+    scenario_file.write_text(text, encoding="utf-8")
+    return scenario_file, isolated_config(folder)
+
+
+async def run(tmp_path: Path, text: str, seed: int) -> tuple[ScenarioRun, str]:
+    scenario_file, config_path = prepare(tmp_path, text)
+    journal = io.StringIO()
+    runner = ScenarioRun(
+        load_scenario(scenario_file),
+        load_config(config_path),
+        config_path,
+        seed=seed,
+        speed=None,
+        journal=journal,
+    )
+    await runner.run()
+    return runner, journal.getvalue()
+
+
+async def test_the_same_seed_gives_a_byte_identical_journal(tmp_path: Path) -> None:
+    first, journal = await run(tmp_path / "a", SMALL, seed=7)
+    _, again = await run(tmp_path / "b", SMALL, seed=7)
+    assert journal == again
+    assert journal.count('"event": "visit-done"') == 4
+    assert first.result.ok, first.result.expectations
+    _, other = await run(tmp_path / "c", SMALL, seed=8)
+    assert other != journal, "another seed, another day"
+
+
+async def test_every_kind_of_fault_is_injected_and_recovered_and_nothing_is_lost(
+    tmp_path: Path,
+) -> None:
+    runner, _ = await run(tmp_path, FAULTS, seed=3)
+    result = runner.result
+    kinds = {(f["kind"], f["event"]) for f in result.faults}
+    for kind in ("robot-disconnect", "broker-down", "beacon-out-of-range", "display-off"):
+        assert (kind, "fault") in kinds and (kind, "recovered") in kinds, kind
+    assert result.ok, result.expectations
+    assert all(state["shows"] == "kerstmarkt" for state in result.final.values()), result.final
+    assert sum(v.greeted for v in result.visits) >= 3
+
+
+def sim(config: Path, scenario: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "onthaal", "sim", "--config", str(config),
+         "--scenario", str(scenario), "--fast", "--log-level", "error", *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_a_failing_expectation_exits_1_and_names_itself(tmp_path: Path) -> None:
+    scenario = tmp_path / "wrong.toml"
+    scenario.write_text(SMALL.replace('content = "loket-3"', 'content = "kerstmarkt"'))
+    report = tmp_path / "report.json"
+    done = sim(isolated_config(tmp_path), scenario, "--report", str(report))
+    assert done.returncode == 1, done.stderr
+    assert "expectation failed: hall-info shows 'kerstmarkt' at 09:30" in done.stderr
+    assert "FAIL hall-info shows 'kerstmarkt'" in done.stdout
+    assert report.exists() and report.with_suffix(".html").exists()
+    assert "<svg" in report.with_suffix(".html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            ('arrivals = ["08:40", "08:50", "09:10", "09:20"]', "per_hour = -3"),
+            "visitors.per_hour: input should be greater than or equal to 0",
+        ),
+        (("[day]", '[day]\ncolour = "blue"'), "day.colour: unknown key"),
+        (('opens = "08:30"', 'opens = "8.30"'), "day.opens: invalid time '8.30'"),
+        (('at = "09:00"', 'at = "19:00"'), "staff.0.at: 19:00 is outside the day"),
+    ],
+)
+def test_a_malformed_scenario_exits_2_naming_the_key(
+    tmp_path: Path, change: tuple[str, str], named: str
+) -> None:
+    scenario = tmp_path / "bad.toml"
+    old, new = change
+    text = (
+        SMALL.replace(old, new, 1)
+        if old in SMALL
+        else SMALL.replace("arrivals = [", f"{new}\narrivals = [", 1)
+    )
+    scenario.write_text(text)
+    done = sim(isolated_config(tmp_path), scenario)
+    assert done.returncode == 2
+    assert named in done.stderr, done.stderr
+
+
+def test_the_sample_scenarios_are_valid() -> None:
+    for name in ("quiet-tuesday", "busy-saturday-with-faults"):
+        scenario = load_scenario(REPO / "scenarios" / f"{name}.toml")
+        assert scenario.expect
