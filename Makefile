@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: venv sim test lint format bench clean
+.PHONY: venv sim sim-live test lint format bench clean
 
 venv: $(STAMP)
 
@@ -16,7 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-sim: $(STAMP)  ## run the whole system against the simulator (ARGS='--duration 5')
+SPEED    ?= 30
+SCENARIO ?= scenarios/quiet-tuesday.toml
+
+sim: $(STAMP)  ## a quiet Tuesday at the city hall, 30x real time; staff web app on :8080
+	$(BIN)/onthaal sim --scenario $(SCENARIO) --speed $(SPEED) --report var/report.json $(ARGS)
+
+sim-live: $(STAMP)  ## the whole system against the simulator, until Ctrl-C (ARGS='--duration 5')
 	$(BIN)/onthaal sim $(ARGS)
 
 lint: $(STAMP)  ## ruff check, ruff format --check, mypy
