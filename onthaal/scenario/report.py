@@ -38,6 +38,7 @@ def report_data(result: RunResult) -> dict[str, Any]:
 def write_report(result: RunResult, path: Path) -> Path:
     """Write ``path`` (JSON) and the HTML page beside it; the HTML path."""
     data = report_data(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     page = path.with_suffix(".html")
     page.write_text(_html(data), encoding="utf-8")
