@@ -48,6 +48,7 @@ from onthaal.web.security import (
 from onthaal.web.users import User, Users
 from scheduler.dispatch import Dispatcher
 from scheduler.model import Kind, Message, Recurrence, Targets, describe_recurrence
+from scheduler.resolve import Showing
 from scheduler.store import Store, StoreError
 from scheduler.validate import problems
 
@@ -669,7 +670,8 @@ def _message_json(message: Message, tz: ZoneInfo) -> dict[str, Any]:
 
 def _devices(services: WebServices) -> list[dict[str, Any]]:
     status_of = services.dispatcher.status()
-    found = []
+    showing = services.dispatcher.preview(services.clock.now())
+    found: list[dict[str, Any]] = []
     signage = services.signage.states() if services.signage else {}
     ble = services.ble.states() if services.ble else {}
     for display in services.config.displays:
@@ -681,6 +683,7 @@ def _devices(services: WebServices) -> list[dict[str, Any]]:
                 "kind": "display",
                 "group": display.group,
                 "name": display.name,
+                "title": _title(showing.get(display.id)),
                 "online": bool(state and state.online),
                 "wanted": entry.wanted if entry else None,
                 "delivered": entry.delivered if entry else None,
@@ -698,6 +701,7 @@ def _devices(services: WebServices) -> list[dict[str, Any]]:
                 "kind": "beacon",
                 "group": beacon.group,
                 "name": beacon.name,
+                "title": _title(showing.get(beacon.id)),
                 "online": bool(seen and seen.last_seen),
                 "wanted": entry.wanted if entry else None,
                 "delivered": entry.delivered if entry else None,
@@ -708,6 +712,11 @@ def _devices(services: WebServices) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def _title(showing: Showing | None) -> str | None:
+    """The staff title of the scheduled message a device should show (None: its default)."""
+    return showing.message.title if showing is not None and showing.message else None
 
 
 def _robot(services: WebServices) -> dict[str, Any]:
