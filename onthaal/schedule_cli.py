@@ -197,7 +197,7 @@ def _emergency(args: argparse.Namespace, config: Config, store: Store, tz: ZoneI
             "id": f"emergency-{now.astimezone(tz):%Y%m%d-%H%M%S}",
             "title": next(iter(content.values()))["title"],
             "content": content,
-            "targets": _targets(args.targets),
+            "targets": parse_targets(args.targets),
             "starts": now,
             "priority": 100,
             "kind": Kind.EMERGENCY,
@@ -218,7 +218,7 @@ def _build(base: dict[str, Any], args: argparse.Namespace, config: Config, tz: Z
     if args.text:
         data["content"] = _content(args.text, args.link, config)
     if args.targets is not None:
-        data["targets"] = _targets(args.targets)
+        data["targets"] = parse_targets(args.targets)
     if args.starts is not None:
         data["starts"] = _local_time(args.starts, "--from", tz)
     if args.ends is not None:
@@ -281,7 +281,8 @@ def _split_language(text: str, option: str, config: Config) -> tuple[str, str, s
     return language, value, ""
 
 
-def _targets(text: str) -> Targets:
+def parse_targets(text: str) -> Targets:
+    """``everything`` or ``display:ID,beacon:ID,group:NAME``; raises :class:`BadInput`."""
     if text.strip() == "everything":
         return Targets(everything=True)
     found: dict[str, list[str]] = {"displays": [], "beacons": [], "groups": []}
@@ -290,7 +291,7 @@ def _targets(text: str) -> Targets:
         key = {"display": "displays", "beacon": "beacons", "group": "groups"}.get(kind)
         if not sep or key is None or not name:
             raise BadInput(
-                f"--targets {item!r}: expected display:ID, beacon:ID, group:NAME or everything"
+                f"targets {item!r}: expected display:ID, beacon:ID, group:NAME or everything"
             )
         found[key].append(name)
     return Targets(displays=found["displays"], beacons=found["beacons"], groups=found["groups"])

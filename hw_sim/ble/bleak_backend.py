@@ -12,8 +12,9 @@ connect timeouts, ATT errors as ``BleakGATTProtocolError``, and (as a fault to i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid as uuid_module
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from bleak import BleakScanner
@@ -281,36 +282,35 @@ class SimulatedClient(BaseBleakClient):
     ) -> bytearray:
         """Read a characteristic's value."""
         peer = self._require_peer()
-        try:
+        with self._as_bleak_errors("read"):
             return bytearray(await peer.read_value(characteristic.obj))
-        except att.ATT_Error as exc:
-            raise BleakGATTProtocolError(exc.error_code) from exc
-        except core.TimeoutError as exc:
-            raise TimeoutError("GATT read timed out") from exc
-        except asyncio.CancelledError:
-            self._raise_if_link_dropped("read")
-            raise
+        raise AssertionError("unreachable")  # a context manager may swallow, so mypy asks
 
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: Any, response: bool
     ) -> None:
         """Write a characteristic's value."""
         peer = self._require_peer()
-        try:
+        with self._as_bleak_errors("write"):
             await peer.write_value(characteristic.obj, bytes(data), with_response=response)
+
+    @contextlib.contextmanager
+    def _as_bleak_errors(self, what: str) -> Iterator[None]:
+        """Bumble's errors as bleak raises them: ATT errors, timeouts, a dropped link.
+
+        Bumble cancels a pending request when the link drops; bleak raises an error.
+        """
+        try:
+            yield
         except att.ATT_Error as exc:
             raise BleakGATTProtocolError(exc.error_code) from exc
         except core.TimeoutError as exc:
-            raise TimeoutError("GATT write timed out") from exc
+            raise TimeoutError(f"GATT {what} timed out") from exc
         except asyncio.CancelledError:
-            self._raise_if_link_dropped("write")
+            task = asyncio.current_task()
+            if self._connection is None and task is not None and task.cancelling() == 0:
+                raise BleakError(f"Not connected: the link dropped during a GATT {what}") from None
             raise
-
-    def _raise_if_link_dropped(self, what: str) -> None:
-        """Bumble cancels a pending request when the link drops; bleak raises an error."""
-        task = asyncio.current_task()
-        if self._connection is None and task is not None and task.cancelling() == 0:
-            raise BleakError(f"Not connected: the link dropped during a GATT {what}")
 
     async def read_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any

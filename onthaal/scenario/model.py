@@ -18,10 +18,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from onthaal.config import ConfigError
+from onthaal.schedule_cli import parse_targets
 
 _CLOCK = re.compile(r"^\d{2}:\d{2}$")
 
@@ -116,6 +118,12 @@ class StaffAction(Section):
     targets: str = Field(default="everything", description="everything, or group:hall,...")
     until: ClockTime | None = None
     priority: int = Field(default=50, ge=0, le=100)
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_parse(cls, value: str) -> str:
+        parse_targets(value)  # the same rule as `onthaal schedule --targets`
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> Self:

@@ -33,8 +33,9 @@ from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine
 from onthaal.scenario.model import Expectation, Fault, Scenario, StaffAction
 from onthaal.scenario.plan import Plan, Step, Visit, make_plan
+from onthaal.schedule_cli import parse_targets
 from robot.stats import Tee
-from scheduler.model import Kind, Message, Targets
+from scheduler.model import Kind, Message
 
 LANGUAGE_NAMES = {"nl": "Dutch", "fr": "French", "en": "English", "de": "German"}
 REACTION_TIMEOUT = 3.0  # real seconds the robot may take to start speaking
@@ -405,7 +406,7 @@ class ScenarioRun:
             id=action.id or f"emergency-{at:%H%M}",
             title=next(iter(action.text.values())),
             content={lang: LocalizedContent(title=text) for lang, text in action.text.items()},
-            targets=_targets(action.targets),
+            targets=parse_targets(action.targets),
             starts=now,
             ends=datetime.combine(at.date(), datetime.min.time(), tzinfo=self.tz)
             + timedelta(hours=int(action.until[:2]), minutes=int(action.until[3:]))
@@ -541,16 +542,6 @@ class _FirstSpeech:
             return False
         finally:
             self._journal.remove_listener(self._on_entry)
-
-
-def _targets(text: str) -> Targets:
-    if text.strip() == "everything":
-        return Targets(everything=True)
-    found: dict[str, list[str]] = {"displays": [], "beacons": [], "groups": []}
-    for item in text.split(","):
-        kind, _, name = item.strip().partition(":")
-        found[f"{kind}s"].append(name)
-    return Targets(displays=found["displays"], beacons=found["beacons"], groups=found["groups"])
 
 
 def summary_lines(result: RunResult) -> list[str]:
