@@ -17,10 +17,19 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from beacons.content import LocalizedContent
 from clock import RealClock
 from onthaal.config import Config
 from onthaal.scheduler_stack import build_dispatcher, devices, open_store, url_beacons
-from scheduler.model import Daypart, Kind, Message, Recurrence, Targets, describe_recurrence
+from scheduler.model import (
+    Daypart,
+    Kind,
+    Message,
+    Recurrence,
+    Targets,
+    describe_recurrence,
+    emergency_notice,
+)
 from scheduler.store import Store, StoreError
 from scheduler.validate import problems
 
@@ -182,27 +191,19 @@ def _schedule(args: argparse.Namespace, config: Config, store: Store, tz: ZoneIn
 def _emergency(args: argparse.Namespace, config: Config, store: Store, tz: ZoneInfo) -> int:
     now = RealClock().now()
     if args.emergency_command == "stop":
-        active = [m for m in store.messages() if m.kind is Kind.EMERGENCY]
-        for message in active:
-            store.delete(message.id, args.actor, now)
-        print(f"{len(active)} emergency notice(s) ended" if active else "no emergency active")
+        ended = store.end_emergencies(args.actor, now)
+        print(f"{ended} emergency notice(s) ended" if ended else "no emergency active")
         return EXIT_OK
     content = _content(
         args.text,
         [f"{lang}={args.link}" for lang in config.site.languages] if args.link else [],
         config,
     )
-    message = _validated(
-        {
-            "id": f"emergency-{now.astimezone(tz):%Y%m%d-%H%M%S}",
-            "title": next(iter(content.values()))["title"],
-            "content": content,
-            "targets": parse_targets(args.targets),
-            "starts": now,
-            "priority": 100,
-            "kind": Kind.EMERGENCY,
-        }
-    )
+    try:
+        localized = {lang: LocalizedContent.model_validate(c) for lang, c in content.items()}
+    except ValidationError as exc:
+        raise BadInput("\n".join(_describe(e) for e in exc.errors())) from None
+    message = emergency_notice(localized, parse_targets(args.targets), now, tz)  # type: ignore[arg-type]
     found = problems(message, devices(config), url_beacons(config), tz)
     if found:
         raise BadInput("\n".join(found))

@@ -179,6 +179,25 @@ def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
     return aware.astimezone(UTC)
 
 
+def emergency_notice(
+    content: dict[Language, LocalizedContent],
+    targets: Targets,
+    now: datetime,
+    tz: ZoneInfo,
+    message_id: str | None = None,
+) -> Message:
+    """An emergency notice from ``now`` until stopped; its id says when it began."""
+    return Message(
+        id=message_id or f"emergency-{now.astimezone(tz):%Y%m%d-%H%M%S}",
+        title=next(iter(content.values())).title,
+        content=content,
+        targets=targets,
+        starts=now,
+        priority=100,
+        kind=Kind.EMERGENCY,
+    )
+
+
 def describe_recurrence(recurrence: Recurrence | None) -> str:
     """Plain words for staff: "every weekday 08:30-12:00"."""
     if recurrence is None:

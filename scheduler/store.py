@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scheduler.model import Message
+from scheduler.model import Kind, Message
 
 # Each entry upgrades the schema by one version. Never edit a released entry: add one.
 MIGRATIONS: tuple[str, ...] = (
@@ -147,6 +147,13 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._changed()
+
+    def end_emergencies(self, actor: str, at: datetime) -> int:
+        """Delete every emergency notice; how many there were."""
+        active = [m for m in self.messages() if m.kind is Kind.EMERGENCY]
+        for message in active:
+            self.delete(message.id, actor, at)
+        return len(active)
 
     def get(self, message_id: str) -> Message:
         """A message by id; raises :class:`StoreError` if there is none."""

@@ -35,7 +35,7 @@ from onthaal.scenario.model import Expectation, Fault, Scenario, StaffAction
 from onthaal.scenario.plan import Plan, Step, Visit, make_plan
 from onthaal.schedule_cli import parse_targets
 from robot.stats import Tee
-from scheduler.model import Kind, Message
+from scheduler.model import Message, emergency_notice
 
 LANGUAGE_NAMES = {"nl": "Dutch", "fr": "French", "en": "English", "de": "German"}
 REACTION_TIMEOUT = 3.0  # real seconds the robot may take to start speaking
@@ -396,25 +396,28 @@ class ScenarioRun:
         store = system.web.services.store
         now = clock.now()
         if action.action == "emergency-stop":
-            for message in store.messages():
-                if message.kind is Kind.EMERGENCY:
-                    store.delete(message.id, "scenario", now)
+            store.end_emergencies("scenario", now)
             self._log(at, "staff", action=action.action)
             return
-        emergency = action.action == "emergency-start"
-        message = Message(
-            id=action.id or f"emergency-{at:%H%M}",
-            title=next(iter(action.text.values())),
-            content={lang: LocalizedContent(title=text) for lang, text in action.text.items()},
-            targets=parse_targets(action.targets),
-            starts=now,
-            ends=datetime.combine(at.date(), datetime.min.time(), tzinfo=self.tz)
-            + timedelta(hours=int(action.until[:2]), minutes=int(action.until[3:]))
-            if action.until
-            else None,
-            priority=100 if emergency else action.priority,
-            kind=Kind.EMERGENCY if emergency else Kind.INFO,
-        )
+        content = {lang: LocalizedContent(title=text) for lang, text in action.text.items()}
+        targets = parse_targets(action.targets)
+        if action.action == "emergency-start":
+            message = emergency_notice(
+                content, targets, now, self.tz, action.id or f"emergency-{at:%H%M}"
+            )
+        else:
+            message = Message(
+                id=action.id,
+                title=next(iter(action.text.values())),
+                content=content,
+                targets=targets,
+                starts=now,
+                ends=datetime.combine(at.date(), datetime.min.time(), tzinfo=self.tz)
+                + timedelta(hours=int(action.until[:2]), minutes=int(action.until[3:]))
+                if action.until
+                else None,
+                priority=action.priority,
+            )
         store.add(message, "scenario", now)
         self._log(at, "staff", action=action.action, message=message.id)
 

@@ -47,7 +47,14 @@ from onthaal.web.security import (
 )
 from onthaal.web.users import User, Users
 from scheduler.dispatch import Dispatcher
-from scheduler.model import Kind, Message, Recurrence, Targets, describe_recurrence
+from scheduler.model import (
+    Kind,
+    Message,
+    Recurrence,
+    Targets,
+    describe_recurrence,
+    emergency_notice,
+)
 from scheduler.resolve import Showing
 from scheduler.store import Store, StoreError
 from scheduler.validate import problems
@@ -751,15 +758,11 @@ def _display_content(services: WebServices, display_id: str) -> dict[str, Any]:
 def _start_emergency(services: WebServices, data: EmergencyIn, user: User) -> Message:
     now = services.clock.now()
     tz = ZoneInfo(services.config.site.timezone)
-    message = Message(
-        id=f"emergency-{now.astimezone(tz):%Y%m%d-%H%M%S}",
-        title=next(iter(data.content.values())).title,
-        content=data.content,
-        targets=data.targets,
-        starts=now,
-        priority=100,
-        kind=Kind.EMERGENCY,
-    )
+    message = emergency_notice(data.content, data.targets, now, tz)
+    config = services.config
+    found = problems(message, config_devices(config), url_beacons(config), tz)
+    if found:
+        raise _unprocessable(found)
     try:
         return services.store.add(message, user.name, now)
     except StoreError as exc:
@@ -767,10 +770,7 @@ def _start_emergency(services: WebServices, data: EmergencyIn, user: User) -> Me
 
 
 def _stop_emergency(services: WebServices, user: User) -> int:
-    active = [m for m in services.store.messages() if m.kind is Kind.EMERGENCY]
-    for message in active:
-        services.store.delete(message.id, user.name, services.clock.now())
-    return len(active)
+    return services.store.end_emergencies(user.name, services.clock.now())
 
 
 def _sim(services: WebServices) -> SimControls:
