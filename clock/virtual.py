@@ -9,8 +9,13 @@ Two ways to run:
   than real time, so a person can watch a simulated day.
 
 Work that waits on something outside the event loop (a socket, a libqi thread) is not
-seen by the idle detection; ``settle`` gives such work that many real seconds of quiet
-before time jumps (the same idea as Trio's ``MockClock.autojump_threshold``).
+seen by the idle detection. Two remedies: a probe that knows exactly whether such work
+is in flight (:meth:`VirtualClock.watch_outside`; time waits while it says so), and
+``settle``, that many real seconds of quiet before time jumps, for work nobody can
+count (the same idea as Trio's ``MockClock.autojump_threshold``).
+
+:meth:`VirtualClock.until` lets a driver of the simulation (a scenario runner) act at
+the first quiet moment at which something holds, before time moves on.
 
 The driver task that moves time is owned by the clock and lives exactly as long as the
 ``async with clock:`` block.
@@ -32,6 +37,10 @@ T = TypeVar("T")
 # How many times the driver yields to the loop looking for quiet before it concludes
 # that something is spinning on ``sleep(0)`` and lets time move anyway.
 _MAX_SETTLE_ROUNDS = 10_000
+# Real seconds between looks at an outside-work probe that says work is in flight.
+_OUTSIDE_POLL = 0.0005
+# Real seconds between looks at the conditions of until() while time cannot move.
+_WATCH_POLL = 0.005
 
 
 class VirtualClockNotRunning(RuntimeError):
@@ -92,6 +101,8 @@ class VirtualClock:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._driver: asyncio.Task[None] | None = None
         self._changed: asyncio.Event | None = None
+        self._outside: list[Callable[[], bool]] = []
+        self._watchers: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -154,6 +165,33 @@ class VirtualClock:
             self._holds -= 1
             if self._holds == 0 and self._changed is not None:
                 self._changed.set()
+
+    def watch_outside(self, in_flight: Callable[[], bool]) -> None:
+        """Do not jump while ``in_flight()`` says work outside the loop is on its way.
+
+        For work on other threads the clock cannot see (libqi's): with an exact probe
+        time waits exactly as long as needed, however slow the machine, and ``settle``
+        can be 0. The probe is called often; it must be cheap and must not block.
+        """
+        self._outside.append(in_flight)
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Let time run until ``condition()`` holds at a quiet moment; return before it moves on.
+
+        "Quiet" as for a jump: nothing runnable, nothing in flight outside. The caller
+        resumes before the next jump, so it can hold the clock (:meth:`held`) at the very
+        moment the condition held. Needs time to be free to move (not held), or
+        something else that makes the condition true.
+        """
+        future: asyncio.Future[None] = self._running_loop().create_future()
+        watcher = (condition, future)
+        self._watchers.append(watcher)
+        assert self._changed is not None
+        self._changed.set()
+        try:
+            await future
+        finally:
+            self._watchers.remove(watcher)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` of simulated time."""
@@ -234,8 +272,14 @@ class VirtualClock:
         while True:
             for _ in range(_MAX_SETTLE_ROUNDS):
                 await asyncio.sleep(0)  # clock-ok: yield to runnable tasks
-                if not _has_ready_callbacks(loop):
+                if not _has_ready_callbacks(loop) and not _has_pending_io(loop):
                     break
+            if any(in_flight() for in_flight in self._outside):
+                await asyncio.sleep(_OUTSIDE_POLL)  # clock-ok: real time for other threads
+                continue
+            if self._outside and (_has_ready_callbacks(loop) or _has_pending_io(loop)):
+                # Another thread queued its work between our first look and the probe's.
+                continue
             if self._settle <= 0:
                 return
             generation = len(self._heap), self._next_deadline()
@@ -253,19 +297,41 @@ class VirtualClock:
         while True:
             if self._speed is None:
                 await self._quiet(loop)
+            if self._fire_watchers():
+                continue  # let them act before time moves on
             deadline = self._next_deadline()
             if deadline is None or (self._holds and deadline > self._t):
                 changed.clear()
-                await changed.wait()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_WATCH_POLL if self._watchers else None):
+                        await changed.wait()
                 continue
             if self._speed is not None:
                 real_wait = (deadline - self.monotonic()) / self._speed
                 if real_wait > 0:
                     changed.clear()
+                    if self._watchers:
+                        real_wait = min(real_wait, _WATCH_POLL)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(changed.wait(), real_wait)
+                        async with asyncio.timeout(real_wait):
+                            await changed.wait()
                     continue
             self._advance(deadline, loop)
+
+    def _fire_watchers(self) -> bool:
+        """Wake the callers of :meth:`until` whose condition holds; whether any woke."""
+        fired = False
+        for condition, future in self._watchers:
+            if future.done():
+                continue
+            try:
+                if condition():
+                    future.set_result(None)
+                    fired = True
+            except Exception as exc:  # the caller of until() gets it, not the clock
+                future.set_exception(exc)
+                fired = True
+        return fired
 
     def _advance(self, deadline: float, loop: asyncio.AbstractEventLoop) -> None:
         self._t = max(self._t, deadline)
@@ -300,6 +366,22 @@ class _Timer:
 
     def cancelled(self) -> bool:
         return self._cancelled
+
+
+def _has_pending_io(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether a socket (or the loop's wake-up pipe) is ready but not yet handled.
+
+    Bytes written to a loopback socket by a callback that ran after the loop last polled
+    are invisible in the ready queue until the next poll; asking the selector (level
+    triggered: nothing is consumed) sees them now. Loops without a selector: assume none.
+    """
+    selector = getattr(loop, "_selector", None)
+    if selector is None:
+        return False
+    try:
+        return bool(selector.select(0))
+    except (OSError, ValueError):
+        return False
 
 
 def _has_ready_callbacks(loop: asyncio.AbstractEventLoop) -> bool:

@@ -44,6 +44,13 @@ class EmbeddedBroker:
         if self._broker is not None:
             broker, self._broker = self._broker, None
             self.started.clear()
+            # amqtt closes its listening sockets only after it has dropped every client,
+            # so a client reconnecting at once is accepted and then left hanging on a
+            # dead broker. A real broker going down stops accepting first; so do we.
+            for server in getattr(broker, "_servers", {}).values():
+                instance = getattr(server, "instance", None)
+                if isinstance(instance, asyncio.Server):
+                    instance.close()
             await broker.shutdown()
 
     async def run_until_cancelled(self) -> None:

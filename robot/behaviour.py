@@ -173,8 +173,10 @@ class BehaviourEngine:
             ticker = asyncio.create_task(self._ticker(), name="behaviour-ticker")
             try:
                 while True:
-                    await self._decide()
+                    # Clear before deciding: a wake-up during the decision (a behaviour
+                    # ending while another is preempted) must lead to another decision.
                     self._wake.clear()
+                    await self._decide()
                     await self._wake.wait()
             finally:
                 pump.cancel()

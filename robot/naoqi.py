@@ -50,7 +50,7 @@ from robot.hal import (
     TabletTouched,
     UtteranceHeard,
 )
-from robot.qi_bridge import QiCallError, threadsafe_callback, to_asyncio
+from robot.qi_bridge import QiCallError, Traffic, threadsafe_callback, to_asyncio
 
 log = logging.getLogger("onthaal.robot.naoqi")
 
@@ -133,7 +133,9 @@ class _Stream:
             yield await self.queue.get()
 
     async def next(self, timeout: float | None = None) -> RobotEvent:
-        return await asyncio.wait_for(self.queue.get(), timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel.
+        async with asyncio.timeout(timeout):
+            return await self.queue.get()
 
     async def __aenter__(self) -> Self:
         return self
@@ -187,6 +189,8 @@ class NaoqiRobot:
         self._speech_lock = asyncio.Lock()
         self._connected_once = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        # What is on its way through libqi (a simulation waits for it before time moves).
+        self.traffic = Traffic()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -328,7 +332,9 @@ class NaoqiRobot:
             memory = proxies["ALMemory"]
             for key in EVENT_KEYS:
                 subscriber = await self._await(memory.subscriber(key, _async=True))
-                callback = threadsafe_callback(loop, self._on_memory_event, key)
+                callback = threadsafe_callback(
+                    loop, self._on_memory_event, key, traffic=self.traffic
+                )
                 link_id = await self._await(subscriber.signal.connect(callback, _async=True))
                 link.subscriptions.append((subscriber, link_id))
             if self._autonomous_life is not None:
@@ -366,7 +372,9 @@ class NaoqiRobot:
             link.session.close()
 
     async def _await(self, future: Any, timeout: float | None = None) -> Any:
-        return await asyncio.wait_for(to_asyncio(future), timeout or self._call_timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel.
+        async with asyncio.timeout(timeout or self._call_timeout):
+            return await to_asyncio(future, traffic=self.traffic)
 
     # -- calls -------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from beacons.frames import (
     encode_eddystone_uid,
     encode_url,
 )
+from beacons.tasks import cancel_all
 from clock import Clock
 from hw_sim.ble.controller import SimController
 from hw_sim.journal import Journal
@@ -123,9 +124,10 @@ class SimulatedBeacon:
     async def stop(self) -> None:
         """Power off."""
         if self._rotation is not None:
-            self._rotation.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._rotation
+            # Bumble's HCI commands use asyncio.wait_for, which on Python 3.11 can swallow
+            # a single cancel(): cancel_all repeats it until the task has really ended.
+            await cancel_all([self._rotation])
+            self._rotation = None
         with contextlib.suppress(Exception):
             await self.device.stop_advertising()
         with contextlib.suppress(Exception):

@@ -24,7 +24,7 @@ from hw_sim.pepper.world import PepperWorld, Signal
 
 log = logging.getLogger("onthaal.sim.pepper.qi")
 
-# Time the session stays up after dropConnection() is called, so its reply gets out.
+# Simulated seconds the session stays up after dropConnection(), so its reply gets out.
 _DROP_GRACE = 0.02
 
 
@@ -60,8 +60,9 @@ class QiHost:
 
     def drop(self, seconds: float) -> None:
         """Close the session (clients are disconnected) and listen again after ``seconds``."""
-        assert self._loop is not None
-        self._loop.call_later(_DROP_GRACE, self._drop_now, seconds)
+        # On the simulation's clock, so the drop falls at the same simulated moment
+        # however fast the machine is.
+        self._world.clock.call_later(_DROP_GRACE, lambda: self._drop_now(seconds))
 
     def _drop_now(self, seconds: float) -> None:
         log.info("dropping every robot connection for %g s", seconds)

@@ -77,6 +77,8 @@ class PepperWorld:
         self._delays: dict[str, float] = {}
         self.drop_handler: Callable[[float], None] | None = None
         self._speaking: set[asyncio.Future[None]] = set()
+        self.events_sent = 0  # ALMemory events emitted to a key that has a subscriber
+        self.serving = 0  # service calls being carried out right now
 
     # -- speech --------------------------------------------------------------------------
 
@@ -118,16 +120,20 @@ class PepperWorld:
 
     async def invoke(self, service: str, method: str, args: tuple[Any, ...]) -> Any:
         """Call ``service.method(*args)`` as a client would: faults, delays, then the call."""
-        if service in self._faults:
-            raise RuntimeError(f"{service}::{method}: {self._faults[service]}")
-        delay = self._delays.get(service, 0.0)
-        if delay > 0:
-            await self.clock.sleep(delay)
-        target = getattr(self.services[service], method)
-        result = target(*args)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+        self.serving += 1
+        try:
+            if service in self._faults:
+                raise RuntimeError(f"{service}::{method}: {self._faults[service]}")
+            delay = self._delays.get(service, 0.0)
+            if delay > 0:
+                await self.clock.sleep(delay)
+            target = getattr(self.services[service], method)
+            result = target(*args)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        finally:
+            self.serving -= 1
 
     # -- ALMemory ----------------------------------------------------------------------
 
@@ -148,6 +154,8 @@ class PepperWorld:
         self.memory[key] = value
         subscriber = self._subscribers.get(key)
         if subscriber is not None:
+            if self._subscribed.get(key):
+                self.events_sent += 1
             subscriber.signal(value)
 
     def subscribed_keys(self) -> list[str]:

@@ -98,6 +98,12 @@ class Visitors(Section):
     say_goodbye: float = Field(
         default=0.7, ge=0, le=1, description="Share who say goodbye rather than walk off."
     )
+    patience: float = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="Seconds a visitor waits for the robot to be free before walking on.",
+    )
 
     @model_validator(mode="after")
     def _some_arrivals(self) -> Self:

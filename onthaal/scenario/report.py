@@ -23,6 +23,8 @@ def report_data(result: RunResult) -> dict[str, Any]:
         "visitors": len(visits),
         "greeted": sum(v.greeted for v in visits),
         "handovers": sum(v.handover for v in visits),
+        "walked_on": sum(v.walked_on for v in visits),
+        "queue_wait_s": [round(v.waited, 1) for v in visits if not v.walked_on],
         "visitors_per_hour": dict(sorted(Counter(f"{v.arrived:%H}:00" for v in visits).items())),
         "languages": dict(Counter(v.language for v in visits)),
         "answers": dict(Counter(a for v in visits for a in v.answered)),
@@ -66,15 +68,21 @@ def _bars(title: str, values: dict[str, float], unit: str = "") -> str:
     )
 
 
-def _histogram(samples: list[float]) -> dict[str, float]:
+WAIT_EDGES = (0, 10, 30, 60, 120, 300)  # seconds in the queue, for the report's histogram
+
+
+def _histogram(
+    samples: list[float],
+    edges: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+    unit: str = "ms",
+) -> dict[str, float]:
     if not samples:
         return {}
-    edges = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
     counts: Counter[str] = Counter()
     for sample in samples:
-        bucket = next((f"<= {e} ms" for e in edges if sample <= e), "> 1000 ms")
-        counts[bucket] += 1
-    order = [f"<= {e} ms" for e in edges] + ["> 1000 ms"]
+        bucket = next((f"<= {e:g} {unit}" for e in edges if sample <= e), None)
+        counts[bucket or f"> {edges[-1]:g} {unit}"] += 1
+    order = [f"<= {e:g} {unit}" for e in edges] + [f"> {edges[-1]:g} {unit}"]
     return {k: counts[k] for k in order if counts[k]}
 
 
@@ -128,10 +136,12 @@ def _html(data: dict[str, Any]) -> str:
 <h1>{html.escape(data["scenario"])} — {html.escape(data["date"])}</h1>
 <p><strong>{"All expectations held" if data["ok"] else "Some expectations failed"}</strong>
  · {data["visitors"]} visitors · {data["greeted"]} greeted · {data["handovers"]} hand-overs
+ · {data["walked_on"]} walked on (robot busy)
  · seed {data["seed"]} · {data["wall_seconds"]} s to simulate</p>
 <h2>Expectations</h2><ul>{expectations}</ul>
 {_bars("Visitors per hour", data["visitors_per_hour"])}
 {_bars("Time to greet (real ms)", _histogram(data["time_to_greet_ms"]))}
+{_bars("Waiting for the robot (simulated s)", _histogram(data["queue_wait_s"], WAIT_EDGES, "s"))}
 {_bars("Answers", dict(sorted(data["answers"].items(), key=lambda kv: -kv[1])[:15]))}
 {_timeline(data["deliveries"])}
 <h2>Summary</h2><ul>{summary}</ul>

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import sys
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo
 from beacons.content import LocalizedContent
 from clock import RealClock, VirtualClock
 from hw_sim.journal import Journal
+from hw_sim.pepper.in_flight import LibqiInFlight
 from onthaal.app import Mode, System, build_system, supervisor_for
 from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine
@@ -39,8 +41,6 @@ from scheduler.model import Message, emergency_notice
 
 LANGUAGE_NAMES = {"nl": "Dutch", "fr": "French", "en": "English", "de": "German"}
 REACTION_TIMEOUT = 3.0  # real seconds the robot may take to start speaking
-POLL = 0.005  # real seconds between looks at the robot while it works
-SETTLE = 0.003  # real seconds of quiet before simulated time jumps (see VirtualClock)
 QUIET_LIMIT = 120.0  # simulated seconds a reply may take at most
 SETTLE_LIMIT = 15.0  # real seconds to wait for deliveries before judging
 REAL_LIMIT = 10.0  # real seconds one robot reply may take before the run moves on
@@ -60,6 +60,8 @@ class VisitResult:
     asked: list[str | None]
     answered: list[str]
     handover: bool
+    waited: float = 0.0  # simulated seconds in the queue while the robot helped others
+    walked_on: bool = False  # waited longer than their patience: never helped
 
 
 @dataclass
@@ -76,6 +78,7 @@ class RunResult:
     expectations: list[dict[str, Any]] = field(default_factory=list)
     wall_seconds: float = 0.0
     stalls: int = 0  # replies that took longer than REAL_LIMIT real seconds
+    errors: list[str] = field(default_factory=list)  # staff actions or faults that failed
 
     @property
     def ok(self) -> bool:
@@ -179,11 +182,15 @@ class ScenarioRun:
             visitors=len(plan.visits),
         )
         start = plan.opens - timedelta(minutes=5)
-        async with VirtualClock(start, speed=self.speed, settle=SETTLE) as clock:
+        async with VirtualClock(start, speed=self.speed) as clock:
             self._hold = clock.held() if self.speed is None else None
             hw_journal = Journal(clock)
             mode = Mode(simulate=True, config_path=self.config_path)
             system = build_system(self.config, mode, clock, hw_journal)
+            assert system.robot.sim is not None
+            # libqi's threads are the only work outside the event loop: the clock waits
+            # for exactly what is on its way there before it jumps.
+            clock.watch_outside(LibqiInFlight(system.robot.sim.world, system.robot.robot.traffic))
             events = _Events()
             situation = system.robot.reception.situation
             situation.statistics = Tee(situation.statistics, events)
@@ -241,22 +248,42 @@ class ScenarioRun:
     async def _day(
         self, clock: VirtualClock, system: System, plan: Plan, hw: Journal, events: _Events
     ) -> None:
+        """Staff actions and checks happen on the clock at their planned time, whatever
+        the robot is doing; visitors queue for the robot one after the other; faults are
+        injected between two visitors (at their time, or as soon as the robot is free)."""
         total = len(plan.visits)
-        for step in plan.steps:
-            await self._advance_to(clock, step.at)
-            if step.kind == "visit" and step.visit is not None:
-                await self._visit(clock, system, step, hw, events)
-            elif step.kind == "staff" and step.staff is not None:
-                self._staff(clock, system, step.staff, step.at)
-            elif step.kind in ("fault", "recover") and step.fault is not None:
-                await self._fault(system, step.fault, step.kind == "fault", step.at)
-            elif step.kind == "check" and step.check is not None:
-                await self._settle(clock, system)
-                self._check(system, step.check, step.at)
-            self._show_progress(clock, total)
-        await self._advance_to(clock, plan.closes or clock.now())
+        timers = [
+            clock.call_at(step.at, functools.partial(self._on_time, clock, system, step))
+            for step in plan.steps
+            if step.kind in ("staff", "check")
+        ]
+        try:
+            for step in plan.steps:
+                if step.kind == "visit" and step.visit is not None:
+                    await self._advance_to(clock, step.at)
+                    await self._visit(clock, system, step, hw, events)
+                    self._show_progress(clock, total)
+                elif step.kind in ("fault", "recover") and step.fault is not None:
+                    await self._advance_to(clock, step.at)
+                    await self._fault(system, step.fault, step.kind == "fault", step.at)
+            last = max([plan.closes or clock.now(), *(s.at for s in plan.steps)])
+            await self._advance_to(clock, last)
+        finally:
+            for timer in timers:
+                timer.cancel()
         if self._progress is not None:
             self._progress.write("\n")
+
+    def _on_time(self, clock: VirtualClock, system: System, step: Step) -> None:
+        """A staff action or check whose time has come (a clock callback)."""
+        try:
+            if step.kind == "staff" and step.staff is not None:
+                self._staff(clock, system, step.staff, step.at)
+            elif step.kind == "check" and step.check is not None:
+                self._check(system, step.check, step.at)
+        except Exception as exc:  # recorded and judged, never lost in a callback
+            log.exception("%s at %s failed", step.kind, step.at)
+            self.result.errors.append(f"{step.kind} at {step.at:%H:%M}: {exc}")
 
     def _show_progress(self, clock: VirtualClock, total: int) -> None:
         if self._progress is None:
@@ -286,6 +313,25 @@ class ScenarioRun:
             language=visit.language,
             questions=[q.intent for q in visit.questions],
         )
+        # The robot helps one visitor at a time; who comes while it is busy waits.
+        waited = max(0.0, (clock.now() - step.at).total_seconds())
+        if waited > self.scenario.visitors.patience:
+            self.result.visits.append(
+                VisitResult(
+                    visit.number,
+                    visit.language,
+                    step.at,
+                    greeted=False,
+                    greet_ms=None,
+                    asked=[q.intent for q in visit.questions],
+                    answered=[],
+                    handover=False,
+                    waited=waited,
+                    walked_on=True,
+                )
+            )
+            self._log(step.at, "visit-done", visitor=visit.number, walked_on=True)
+            return
         mark = len(events.events)
         spoke = _FirstSpeech(hw)
         entered = time.perf_counter()
@@ -323,6 +369,7 @@ class ScenarioRun:
             [q.intent for q in visit.questions],
             answered,
             handover,
+            waited=waited,
         )
         self.result.visits.append(result)
         self._log(
@@ -332,6 +379,7 @@ class ScenarioRun:
             greeted=greeted,
             answered=answered,
             handover=handover,
+            waited=round(waited),
         )
 
     async def _until_quiet(
@@ -341,38 +389,33 @@ class ScenarioRun:
 
         With ``reply``, first until the robot has started to answer.
 
-        Time runs freely (the robot's sentences take their simulated time), but never
-        past a fence :data:`QUIET_LIMIT` seconds ahead, so a silent robot cannot make
-        the day race on.
+        Time runs freely (the robot's sentences take their simulated time), and the
+        clock stops at the first quiet moment (nothing runnable, nothing on its way
+        through libqi) at which the robot is done, or :data:`QUIET_LIMIT` seconds
+        ahead, so a silent robot cannot make the day race on.
         """
         sim = system.robot.sim
         assert sim is not None
-        fence = asyncio.ensure_future(
-            clock.sleep_until(clock.now() + timedelta(seconds=QUIET_LIMIT))
-        )
+        fence = clock.now() + timedelta(seconds=QUIET_LIMIT)
+
+        def finished() -> bool:
+            if clock.now() >= fence:
+                return True
+            if reply is not None and reply.at is None:
+                return False
+            return not sim.world.speaking and not self._busy(system)
+
+        timer = clock.call_later(QUIET_LIMIT, lambda: None)  # so that time can reach it
         if self._hold is not None:
             self._hold.__exit__(None, None, None)
-        give_up = time.monotonic() + REAL_LIMIT
         try:
-            quiet_since: float | None = None
-            while not fence.done():
-                if time.monotonic() > give_up:
-                    log.warning("the robot did not finish within %g real seconds", REAL_LIMIT)
-                    self.result.stalls += 1
-                    return
-                await asyncio.sleep(POLL)  # clock-ok: real time, for libqi to deliver
-                if (
-                    (reply is not None and reply.at is None)
-                    or sim.world.speaking
-                    or self._busy(system)
-                ):
-                    quiet_since = None
-                elif quiet_since is None:
-                    quiet_since = time.perf_counter()
-                elif time.perf_counter() - quiet_since >= POLL:
-                    return  # quiet for two looks in a row: the reply is over
+            async with asyncio.timeout(REAL_LIMIT):  # real time: a stuck run moves on
+                await clock.until(finished)
+        except TimeoutError:
+            log.warning("the robot did not finish within %g real seconds", REAL_LIMIT)
+            self.result.stalls += 1
         finally:
-            fence.cancel()
+            timer.cancel()
             if reply is not None:
                 reply.close()
             if self._hold is not None:
@@ -515,6 +558,14 @@ class ScenarioRun:
             self.result.expectations.append(
                 {"name": expectation.name, "held": held, "detail": detail}
             )
+        if self.result.errors:
+            self.result.expectations.append(
+                {
+                    "name": "every staff action and fault was carried out",
+                    "held": False,
+                    "detail": "; ".join(self.result.errors),
+                }
+            )
 
 
 class _FirstSpeech:
@@ -553,10 +604,14 @@ def summary_lines(result: RunResult) -> list[str]:
     latencies = sorted(v.greet_ms for v in visits if v.greet_ms is not None)
     answered = Counter(a for v in visits for a in v.answered)
     languages = Counter(v.language for v in visits)
+    walked_on = sum(v.walked_on for v in visits)
+    waits = sorted(v.waited for v in visits if not v.walked_on)
     lines = [
         f"{result.scenario.day.name} (seed {result.seed}): {len(visits)} visitors, "
         f"{sum(v.greeted for v in visits)} greeted, "
         f"{sum(v.handover for v in visits)} hand-overs, wall time {result.wall_seconds:.1f} s",
+        f"queue: {walked_on} walked on while the robot was busy; waited on average "
+        f"{sum(waits) / len(waits) if waits else 0:.0f} s, at most {max(waits, default=0):.0f} s",
     ]
     if latencies:
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
