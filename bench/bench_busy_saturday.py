@@ -56,9 +56,11 @@ def run() -> Result:
     result.add("peak memory", peak_mb, "MiB", target=f"< {TARGET_MB:g} MB", met=peak_mb < TARGET_MB)
     result.add("expectations held", sum(e["held"] for e in data.get("expectations", [])), "count")
     result.notes = (
-        f"{outcome}. Each visitor is a real conversation with the robot over "
-        "libqi (greeting, language choice, questions, goodbye, farewell); simulated time "
-        "only moves when the robot is quiet, which costs a few real milliseconds per step. "
+        f"{outcome}. Each visitor is a real conversation with the robot over libqi "
+        "(greeting, language choice, questions, goodbye, farewell); visitors who come "
+        "while the robot is busy queue. Simulated time jumps at every quiet moment: "
+        "nothing runnable on the loop, no unread socket, nothing on its way through "
+        "libqi (counted at both ends), so the day is the same on a slow machine. "
         + " | ".join(data.get("summary", [])[:3])
     )
     return result

@@ -147,3 +147,37 @@ async def test_held_time_stands_still_until_released() -> None:
             assert clock.monotonic() == 0 and fired == []
         await clock.sleep(20)
         assert fired == [10]
+
+
+async def test_time_waits_for_work_on_another_thread_that_a_probe_reports() -> None:
+    """A reply on its way from another thread (as libqi's) is waited for, not jumped over."""
+    async with VirtualClock(T0) as clock:
+        loop = asyncio.get_running_loop()
+        in_flight = 0
+        woke_at: list[float] = []
+
+        def reply_later(delay: float) -> None:  # on another thread, like libqi's
+            nonlocal in_flight
+            time.sleep(delay)  # clock-ok: the other thread's real work
+            loop.call_soon_threadsafe(lambda: woke_at.append(clock.monotonic()))
+            in_flight -= 1
+
+        clock.watch_outside(lambda: in_flight > 0)
+        clock.call_later(60, lambda: None)  # something to jump to
+        in_flight += 1
+        worker = asyncio.ensure_future(asyncio.to_thread(reply_later, 0.05))
+        await clock.sleep(120)
+        await worker
+        assert woke_at == [0.0], "the reply arrived before simulated time moved on"
+
+
+async def test_until_stops_time_at_the_first_quiet_moment_its_condition_holds() -> None:
+    async with VirtualClock(T0) as clock:
+        done: list[float] = []
+        for seconds in (5, 10, 15):
+            clock.call_later(seconds, lambda s=seconds: done.append(s))
+        await clock.until(lambda: len(done) >= 2)
+        with clock.held():
+            assert clock.monotonic() == 10 and done == [5, 10]
+            await asyncio.sleep(0.02)  # real time; held: the 15 s timer does not fire
+            assert done == [5, 10]

@@ -11,7 +11,7 @@ import pytest
 
 from onthaal.config import load_config
 from onthaal.scenario.model import load_scenario
-from onthaal.scenario.runner import ScenarioRun
+from onthaal.scenario.runner import ScenarioRun, summary_lines
 from tests.configs import isolated_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -197,3 +197,31 @@ def test_the_sample_scenarios_are_valid() -> None:
     for name in ("quiet-tuesday", "busy-saturday-with-faults"):
         scenario = load_scenario(REPO / "scenarios" / f"{name}.toml")
         assert scenario.expect
+
+
+QUEUE = """
+[day]
+name = "A queue"
+date = "2026-12-01"
+opens = "08:30"
+closes = "09:30"
+
+[visitors]
+arrivals = ["08:40", "08:40", "08:40"]
+questions = { min = 1, max = 1 }
+linger = { min = 5, max = 5 }
+say_goodbye = 0.0
+patience = 50
+"""
+
+
+async def test_visitors_who_come_while_the_robot_is_busy_queue_and_walk_on_after_their_patience(
+    tmp_path: Path,
+) -> None:
+    runner, _ = await run(tmp_path, QUEUE, seed=3)
+    first, second, third = runner.result.visits
+    assert first.greeted and first.waited == 0
+    # One conversation (greeting, a question, 5 s lingering) takes about half a minute.
+    assert second.greeted and 20 < second.waited <= 50
+    assert third.walked_on and not third.greeted and third.waited > 50
+    assert "queue: 1 walked on" in "\n".join(summary_lines(runner.result))
