@@ -62,6 +62,8 @@ class BrokerSettings:
     password: str | None = None
     keepalive: int = 30
     timeout: float = 10.0  # real seconds to wait for the broker's answer to one request
+    # Told of every client made (a simulation counts their messages in flight).
+    on_client: Callable[[aiomqtt.Client], None] | None = field(default=None, compare=False)
 
     def tls_context(self) -> ssl.SSLContext | None:
         """An SSL context verifying the broker against ``ca_file`` (or the system CAs)."""
@@ -84,6 +86,8 @@ class BrokerSettings:
         )
         # aiomqtt warns above 10 publishes in flight; the driver bounds them itself.
         client.pending_calls_threshold = PUBLISH_CONCURRENCY * 2
+        if self.on_client is not None:
+            self.on_client(client)
         return client
 
 

@@ -32,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
 
+from clock.threads import CountingExecutor
+
 T = TypeVar("T")
 
 # How many times the driver yields to the loop looking for quiet before it concludes
@@ -79,16 +81,23 @@ class VirtualClock:
         *,
         speed: float | None = None,
         settle: float = 0.0,
+        pace: float | None = None,
     ) -> None:
         """Create a clock reading ``start`` (an aware datetime) until it is driven.
 
         ``speed`` is the speed-up factor (``None``: as fast as possible); ``settle`` the
-        real seconds of quiet required before time jumps in fast mode.
+        real seconds of quiet required before time jumps in fast mode. ``pace`` (fast
+        mode only) spaces the jumps out in real time, ``pace`` simulated seconds per
+        real second at most: time still moves only at quiet moments, so the day is the
+        same at every pace, only slower to watch.
         """
         if start.tzinfo is None:
             raise ValueError("VirtualClock start must be timezone-aware")
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
+        if pace is not None and (pace <= 0 or speed is not None):
+            raise ValueError(f"pace must be positive and needs speed=None, got {pace}")
+        self._pace = pace
         # UTC: adding seconds to a local wall time would ignore daylight-saving changes.
         self._epoch = start.astimezone(UTC)
         self._speed = speed
@@ -111,6 +120,11 @@ class VirtualClock:
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
         self._real_anchor = self._loop.time()
+        # Work handed to threads (asyncio.to_thread, aiomqtt's connect, SQLite) is on
+        # its way too: the loop's default executor counts it, and time waits for it.
+        threads = CountingExecutor(thread_name_prefix="virtual-clock-worker")
+        self._loop.set_default_executor(threads)
+        self._outside.append(threads.busy)
         self._driver = asyncio.create_task(self._drive(), name="virtual-clock")
         return self
 
@@ -126,6 +140,11 @@ class VirtualClock:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._driver
             self._driver = None
+
+    @property
+    def pace(self) -> float | None:
+        """Simulated seconds per real second at most in fast mode, or ``None``."""
+        return self._pace
 
     @property
     def speed(self) -> float | None:
@@ -306,6 +325,17 @@ class VirtualClock:
                     async with asyncio.timeout(_WATCH_POLL if self._watchers else None):
                         await changed.wait()
                 continue
+            if self._pace is not None:
+                # Real time since the last jump counts: a hold that lasted counts too.
+                real_wait = self._real_anchor + (deadline - self._t) / self._pace - loop.time()
+                if real_wait > 0:
+                    changed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(
+                            min(real_wait, _WATCH_POLL) if self._watchers else real_wait
+                        ):
+                            await changed.wait()
+                    continue
             if self._speed is not None:
                 real_wait = (deadline - self.monotonic()) / self._speed
                 if real_wait > 0:

@@ -53,6 +53,24 @@ class EmbeddedBroker:
                     instance.close()
             await broker.shutdown()
 
+    def in_flight(self) -> bool:
+        """Whether a message is on its way through the broker (queued or awaiting its ack).
+
+        A ``VirtualClock.watch_outside`` probe: amqtt hands messages between tasks that
+        park on its own real-time waits, which an event loop cannot see as runnable.
+        """
+        broker = self._broker
+        if broker is None:
+            return False
+        if not broker._broadcast_queue.empty():
+            return True
+        for session, _handler in list(broker._sessions.values()):
+            if session.inflight_out or session.inflight_in:
+                return True
+            if not session.delivered_message_queue.empty():
+                return True
+        return False
+
     async def run_until_cancelled(self) -> None:
         """Run as a supervised child: start, wait forever, stop when cancelled."""
         await self.start()

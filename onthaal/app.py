@@ -23,6 +23,7 @@ from dialogue.kb import KnowledgeBaseError
 from hw_sim.ble import BeaconField
 from hw_sim.journal import Journal
 from hw_sim.mqtt_broker import EmbeddedBroker
+from hw_sim.mqtt_in_flight import MqttInFlight
 from hw_sim.pepper import SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
 from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
@@ -195,6 +196,8 @@ class SignageParts:
     signage: Signage
     broker: EmbeddedBroker | None = None
     screens: SimulatedDisplays | None = None
+    # In simulation: whether an MQTT message is on its way (for a virtual clock).
+    in_flight: MqttInFlight | None = None
 
 
 def signage_children(
@@ -222,12 +225,14 @@ def signage_children(
 
         return start
 
-    signage = build_signage(config, mode.config_path, clock)
+    in_flight = MqttInFlight(broker.in_flight if broker is not None else None)
+    track = in_flight.track if mode.simulate else None
+    signage = build_signage(config, mode.config_path, clock, track)
     if mode.simulate and config.displays:
         screens = SimulatedDisplays(
             [d.id for d in config.displays],
             config.site.id,
-            broker_settings(config, mode.config_path),
+            broker_settings(config, mode.config_path, track),
             clock,
             journal,
         )
@@ -248,7 +253,7 @@ def signage_children(
 
     staff.subscribe(announce)
     children.append(ChildSpec("signage", after_broker(signage.run), probe=signage.problem))
-    return SignageParts(children, signage, broker, screens)
+    return SignageParts(children, signage, broker, screens, in_flight if mode.simulate else None)
 
 
 @dataclass

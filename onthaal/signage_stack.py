@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+import aiomqtt
 
 from beacons.outbox import Outbox
 from beacons.signage import BrokerSettings, Signage
@@ -11,8 +14,15 @@ from clock import Clock
 from onthaal.config import Config
 
 
-def broker_settings(config: Config, config_path: Path) -> BrokerSettings:
-    """Broker address and credentials (read from the environment variables named)."""
+def broker_settings(
+    config: Config,
+    config_path: Path,
+    on_client: Callable[[aiomqtt.Client], None] | None = None,
+) -> BrokerSettings:
+    """Broker address and credentials (read from the environment variables named).
+
+    ``on_client`` is told of every client made (a simulation counts their messages).
+    """
     mqtt = config.mqtt
     ca_file = (config_path.parent / mqtt.tls.ca_file) if mqtt.tls.ca_file else None
     return BrokerSettings(
@@ -24,14 +34,20 @@ def broker_settings(config: Config, config_path: Path) -> BrokerSettings:
         password=os.environ.get(mqtt.password_env) if mqtt.password_env else None,
         keepalive=mqtt.keepalive,
         timeout=mqtt.timeout,
+        on_client=on_client,
     )
 
 
-def build_signage(config: Config, config_path: Path, clock: Clock) -> Signage:
+def build_signage(
+    config: Config,
+    config_path: Path,
+    clock: Clock,
+    on_client: Callable[[aiomqtt.Client], None] | None = None,
+) -> Signage:
     """The signage driver for every configured display, with its outbox opened."""
     outbox = Outbox(config_path.parent / config.mqtt.outbox)
     return Signage(
-        broker_settings(config, config_path),
+        broker_settings(config, config_path, on_client),
         config.site.id,
         [d.id for d in config.displays],
         outbox,
