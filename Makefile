@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: venv sim sim-live test lint format bench clean
+.PHONY: venv deps sim sim-live test lint format bench stress clean
 
 venv: $(STAMP)
 
@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-SPEED    ?= 30
+SPEED    ?= 200
 SCENARIO ?= scenarios/quiet-tuesday.toml
 
-sim: $(STAMP)  ## a quiet Tuesday at the city hall, 30x real time; staff web app on :8080
+sim: $(STAMP)  ## a quiet Tuesday at the city hall, 200x real time (about a minute); web app on :8080
 	$(BIN)/onthaal sim --scenario $(SCENARIO) --speed $(SPEED) --report var/report.json $(ARGS)
 
 sim-live: $(STAMP)  ## the whole system against the simulator, until Ctrl-C (ARGS='--duration 5')
@@ -34,7 +34,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint  ## lint, then the test suite
+deps:  ## system programs the tests talk to (mosquitto, chromium): apt-get, or what to run
+	@sh scripts/deps
+
+test: deps lint  ## lint, then the test suite
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP)  ## benchmarks -> bench/results/*.json and docs/benchmarks.md

@@ -19,6 +19,7 @@ from onthaal.beacons_cli import run_beacons_command
 from onthaal.config import Config, ConfigError, listen_url, load_config
 from onthaal.dialogue_cli import run_dialogue_command
 from onthaal.logs import configure_logging
+from onthaal.ports import port_problems
 from onthaal.process import finish
 from onthaal.scenario.cli import add_scenario_options, run_scenario_command
 from onthaal.schedule_cli import add_parsers as add_schedule_parsers
@@ -39,6 +40,27 @@ def _positive_seconds(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
     return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 1-65535, got {text}")
+    return value
+
+
+def with_ports(config: Config, web_port: int | None, mqtt_port: int | None) -> Config:
+    """``config`` with the ports given on the command line (if any)."""
+    if web_port is not None:
+        config = config.model_copy(update={"web": config.web.model_copy(update={"port": web_port})})
+    if mqtt_port is not None:
+        config = config.model_copy(
+            update={"mqtt": config.mqtt.model_copy(update={"port": mqtt_port})}
+        )
+    return config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
             type=_positive_seconds,
             metavar="SECONDS",
             help="stop after this many wall-clock seconds (default: run until interrupted)",
+        )
+        sub.add_argument(
+            "--web-port", type=_port, metavar="PORT", help="staff web app port ([web] port)"
+        )
+        sub.add_argument(
+            "--mqtt-port",
+            type=_port,
+            metavar="PORT",
+            help="embedded MQTT broker port ([mqtt] port)",
         )
         if name == "sim":
             add_scenario_options(sub)
@@ -155,6 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         journal = Path(args.journal) if args.journal else None
         return asyncio.run(serve_sim_robot(config, listen, journal))
+    if args.command in ("run", "sim"):
+        config = with_ports(config, args.web_port, args.mqtt_port)
+        problems = port_problems(config, web_flag="--web-port", mqtt_flag="--mqtt-port")
+        if problems:
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            return EXIT_BAD_INPUT
     if args.command == "sim" and args.scenario:
         return run_scenario_command(args, config, Path(args.config))
     mode = Mode(

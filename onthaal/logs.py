@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
@@ -24,16 +25,37 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "asctime",
     "child",
     "taskName",
+    "sim_time",
 }
 
 
+# While a simulation runs: its time of day (local), which log lines show instead of
+# the wall clock, since they describe the simulated day.
+_simulated_now: Callable[[], datetime] | None = None
+
+
+def use_simulated_time(now: Callable[[], datetime] | None) -> None:
+    """Stamp log lines with ``now()`` (a simulated, local time) until called with None."""
+    global _simulated_now
+    _simulated_now = now
+
+
 class _ChildFilter(logging.Filter):
-    """Stamp each record with the supervised child it was logged from."""
+    """Stamp each record with the supervised child it was logged from (and sim time)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "child"):
             record.child = current_child.get()
+        if _simulated_now is not None and not hasattr(record, "sim_time"):
+            record.sim_time = _simulated_now()
         return True
+
+
+def _stamp(record: logging.LogRecord) -> str:
+    simulated = getattr(record, "sim_time", None)
+    if isinstance(simulated, datetime):
+        return "sim " + simulated.strftime("%H:%M:%S.%f")[:-3]
+    return datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:
@@ -52,6 +74,9 @@ class JsonFormatter(logging.Formatter):
             "child": getattr(record, "child", "-"),
             "msg": record.getMessage(),
         }
+        simulated = getattr(record, "sim_time", None)
+        if isinstance(simulated, datetime):
+            entry["sim_ts"] = simulated.isoformat(timespec="milliseconds")
         entry.update(_extras(record))
         if record.exc_info and record.exc_info[0] is not None:
             entry["exc"] = self.formatException(record.exc_info)
@@ -63,7 +88,7 @@ class HumanFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Render ``record`` as one readable line (plus a traceback at debug level)."""
-        ts = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S.%f")[:-3]
+        ts = _stamp(record)
         extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
         line = f"{ts} {record.levelname:<7} [{getattr(record, 'child', '-')}] {record.getMessage()}"
         if extras:

@@ -218,7 +218,9 @@ class BehaviourEngine:
 
     def _start(self, behaviour: Behaviour) -> None:
         ctx = Context(self._robot, self._clock, self.situation)
-        log.info("behaviour %s starts", behaviour.name)
+        # Idle starts and ends all day long: only worth a line when debugging.
+        level = logging.DEBUG if behaviour.name == "idle" else logging.INFO
+        log.log(level, "behaviour %s starts", behaviour.name)
         task = asyncio.create_task(self._script(behaviour, ctx), name=f"behaviour-{behaviour.name}")
         self._running[behaviour.name] = _Running(behaviour, task, ctx)
 
@@ -238,7 +240,11 @@ class BehaviourEngine:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(behaviour.cleanup(ctx, interrupted=interrupted))
-            log.info("behaviour %s ends", behaviour.name)
+            log.log(
+                logging.DEBUG if behaviour.name == "idle" else logging.INFO,
+                "behaviour %s ends",
+                behaviour.name,
+            )
             self._wake.set()
 
     async def _preempt(self, running: _Running, by: Behaviour) -> None:

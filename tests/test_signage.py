@@ -23,6 +23,7 @@ from clock import VirtualClock
 from hw_sim.brokers import BrokerUnderTest, Embedded, Mosquitto
 from hw_sim.journal import Journal
 from hw_sim.signage import SimulatedDisplays
+from tests.system_deps import require
 
 SITE = "cityhall"
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -90,6 +91,8 @@ async def until(condition: Callable[[], bool], timeout: float = 20.0, what: str 
 @pytest.fixture(params=["mosquitto", "embedded"])
 async def broker(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BrokerUnderTest]:
     """A running broker of each kind."""
+    if request.param == "mosquitto":
+        require("mosquitto")
     chosen: BrokerUnderTest = Mosquitto(tmp_path) if request.param == "mosquitto" else Embedded()
     await chosen.start()
     try:

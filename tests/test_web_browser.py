@@ -7,7 +7,6 @@ moves on between a click and the check that follows; the test moves time on expl
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -15,11 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from tests.system_deps import require
 from tests.web_harness import PASSWORD, Site, running_site
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
 FLAGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -28,10 +26,9 @@ FLAGS = [
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        pytest.skip("chromium is not installed (apt-get install chromium); CI=true fails")
+    chromium = require("chromium")
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        launched = await playwright.chromium.launch(executable_path=chromium, args=FLAGS)
         try:
             yield launched
         finally:

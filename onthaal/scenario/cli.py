@@ -1,29 +1,63 @@
 """``onthaal sim --scenario FILE``: exit 0 when every expectation holds, 1 when one fails,
-2 on a bad scenario (naming the key)."""
+2 on a bad scenario (naming the key), 130 when stopped with Ctrl-C (after writing the
+partial report)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 from pathlib import Path
 
 from onthaal.config import Config, ConfigError
 from onthaal.scenario.model import load_scenario
+from onthaal.scenario.progress import progress_for
 from onthaal.scenario.report import write_report
-from onthaal.scenario.runner import ScenarioRun, summary_lines, write
+from onthaal.scenario.runner import RunResult, ScenarioRun, summary_lines, write
+
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
 
 
 def add_scenario_options(sim: argparse.ArgumentParser) -> None:
     """The scenario options of ``onthaal sim``."""
     sim.add_argument("--scenario", metavar="FILE", help="run this scenario (TOML) and exit")
     sim.add_argument("--seed", type=int, default=None, help="seed (default: [sim] seed)")
-    pace = sim.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float, metavar="S", help="simulated seconds per second")
-    pace.add_argument("--fast", action="store_true", help="as fast as the machine allows")
+    # One destination: the last of --speed/--fast wins (so `make sim ARGS=--fast` works).
+    sim.add_argument(
+        "--speed", type=_speed, metavar="S", help="at most S simulated seconds per real second"
+    )
+    sim.add_argument(
+        "--fast",
+        dest="speed",
+        action="store_const",
+        const=None,
+        help="as fast as the machine allows (the default for --scenario)",
+    )
     sim.add_argument("--journal", metavar="PATH", help="write the scenario journal (JSONL)")
     sim.add_argument("--report", metavar="PATH", help="write the report (JSON, and HTML beside)")
+    sim.add_argument(
+        "--state",
+        metavar="DIR",
+        default="var/sim",
+        help="the run's databases and its sign-in (default var/sim; emptied at start)",
+    )
+
+
+def _announce(url: str, user: str, password: str) -> None:
+    print(f"staff web app: {url}  (sign in as '{user}', password '{password}';", flush=True)
+    print("  a simulation-only account, gone with the next run)", flush=True)
 
 
 def run_scenario_command(args: argparse.Namespace, config: Config, config_path: Path) -> int:
@@ -34,32 +68,53 @@ def run_scenario_command(args: argparse.Namespace, config: Config, config_path: 
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
-    if args.speed is not None and args.speed <= 0:
-        print("--speed: must be more than 0", file=sys.stderr)
-        return 2
-    speed = None if args.fast or args.speed is None else args.speed
     seed = config.sim.seed if args.seed is None else args.seed
     with contextlib.ExitStack() as files:
-        journal = (
-            files.enter_context(Path(args.journal).open("w", encoding="utf-8"))
-            if args.journal
-            else None
-        )
+        try:
+            journal = (
+                files.enter_context(Path(args.journal).open("w", encoding="utf-8"))
+                if args.journal
+                else None
+            )
+        except OSError as exc:
+            print(f"--journal: cannot write {args.journal}: {exc.strerror}", file=sys.stderr)
+            return 2
         run = ScenarioRun(
             scenario,
             config,
             config_path,
             seed=seed,
-            speed=speed,
+            speed=args.speed,
             journal=journal,
-            progress=sys.stderr if sys.stderr.isatty() else None,
+            progress=lambda total: progress_for(sys.stderr, total),
+            state_dir=Path(args.state),
+            on_start=_announce,
         )
-        result = asyncio.run(run.run())
+        result = asyncio.run(_run(run))
     write(summary_lines(result))
     if args.report:
         page = write_report(result, Path(args.report))
         print(f"report: {args.report} and {page}")
+    if result.interrupted_at is not None:
+        print(
+            f"stopped at {result.interrupted_at:%H:%M} (simulated): partial report", file=sys.stderr
+        )
+        return EXIT_INTERRUPTED
     failed = [e["name"] for e in result.expectations if not e["held"]]
     for name in failed:
         print(f"expectation failed: {name}", file=sys.stderr)
     return 1 if failed else 0
+
+
+async def _run(run: ScenarioRun) -> RunResult:
+    """Run with Ctrl-C (and SIGTERM) stopping the day cleanly instead of a traceback."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, run.interrupt)
+    try:
+        return await run.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)

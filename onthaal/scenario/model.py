@@ -158,7 +158,7 @@ class Fault(Section):
 class Expectation(Section):
     """Something that must hold at the end (or at a time)."""
 
-    kind: Literal["greeted-within", "answered", "no-message-lost", "display-shows"]
+    kind: Literal["greeted-within", "waited-within", "answered", "no-message-lost", "display-shows"]
     ratio: float = Field(default=0.95, ge=0, le=1)
     seconds: float = Field(default=1.0, gt=0)
     display: str = ""
@@ -176,6 +176,11 @@ class Expectation(Section):
         """How the report names it."""
         if self.kind == "greeted-within":
             return f"at least {self.ratio:.0%} of visitors greeted within {self.seconds:g} s"
+        if self.kind == "waited-within":
+            return (
+                f"at least {self.ratio:.0%} of visitors waited under {self.seconds:g} s "
+                "for the robot"
+            )
         if self.kind == "answered":
             return f"at least {self.ratio:.0%} of in-scope questions answered"
         if self.kind == "no-message-lost":

@@ -33,6 +33,10 @@ def report_data(result: RunResult) -> dict[str, Any]:
         "deliveries": result.deliveries,
         "final": result.final,
         "expectations": result.expectations,
+        "warnings": result.warnings(),
+        "unanswered": result.unanswered,
+        "interrupted_at": result.interrupted_at.isoformat() if result.interrupted_at else None,
+        "timezone": result.timezone,
         "summary": summary_lines(result),
     }
 
@@ -117,7 +121,7 @@ def _timeline(deliveries: list[dict[str, Any]]) -> str:
                 )
     height = 20 * len(devices) + 20
     return (
-        f"<h2>Deliveries per device ({first}-{last} UTC)</h2>"
+        f"<h2>Deliveries per device ({first}-{last}, local time)</h2>"
         f"<svg width='560' height='{height}'>{''.join(parts)}</svg>"
     )
 
@@ -129,20 +133,36 @@ def _html(data: dict[str, Any]) -> str:
         for e in data["expectations"]
     )
     summary = "".join(f"<li>{html.escape(line)}</li>" for line in data["summary"])
+    warnings = "".join(f"<li class='bad'>{html.escape(w)}</li>" for w in data["warnings"])
+    warning_section = f"<h2>Warnings</h2><ul>{warnings}</ul>" if warnings else ""
+    unanswered = (
+        _bars("Questions not answered (intent)", data["unanswered"])
+        if data["unanswered"]
+        else "<h2>Questions not answered</h2><p>none</p>"
+    )
+    if data["interrupted_at"]:
+        verdict = f"Stopped at {data['interrupted_at'][11:16]}: a partial day"
+    elif data["ok"]:
+        verdict = "All expectations held" + (" (see the warnings)" if warnings else "")
+    else:
+        verdict = "Some expectations failed"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(data["scenario"])}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}}
 .ok{{color:#2b7a0b}}.bad{{color:#a4161a;font-weight:600}}</style></head><body>
 <h1>{html.escape(data["scenario"])} — {html.escape(data["date"])}</h1>
-<p><strong>{"All expectations held" if data["ok"] else "Some expectations failed"}</strong>
+<p><strong>{html.escape(verdict)}</strong>
  · {data["visitors"]} visitors · {data["greeted"]} greeted · {data["handovers"]} hand-overs
  · {data["walked_on"]} walked on (robot busy)
- · seed {data["seed"]} · {data["wall_seconds"]} s to simulate</p>
+ · seed {data["seed"]} · {data["wall_seconds"]} s to simulate
+ · times in {html.escape(data["timezone"])}</p>
+{warning_section}
 <h2>Expectations</h2><ul>{expectations}</ul>
 {_bars("Visitors per hour", data["visitors_per_hour"])}
 {_bars("Time to greet (real ms)", _histogram(data["time_to_greet_ms"]))}
 {_bars("Waiting for the robot (simulated s)", _histogram(data["queue_wait_s"], WAIT_EDGES, "s"))}
 {_bars("Answers", dict(sorted(data["answers"].items(), key=lambda kv: -kv[1])[:15]))}
+{unanswered}
 {_timeline(data["deliveries"])}
 <h2>Summary</h2><ul>{summary}</ul>
 </body></html>

@@ -16,10 +16,12 @@ import contextlib
 import functools
 import json
 import logging
+import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,8 +35,10 @@ from hw_sim.pepper.in_flight import LibqiInFlight
 from onthaal.app import Mode, System, build_system, supervisor_for
 from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine
+from onthaal.logs import use_simulated_time
 from onthaal.scenario.model import Expectation, Fault, Scenario, StaffAction
 from onthaal.scenario.plan import Plan, Step, Visit, make_plan
+from onthaal.scenario.progress import ProgressSink, Standing
 from onthaal.schedule_cli import parse_targets
 from robot.stats import Tee
 from scheduler.model import Message, emergency_notice
@@ -79,11 +83,53 @@ class RunResult:
     wall_seconds: float = 0.0
     stalls: int = 0  # replies that took longer than REAL_LIMIT real seconds
     errors: list[str] = field(default_factory=list)  # staff actions or faults that failed
+    interrupted_at: datetime | None = None  # simulated time at which the run was stopped
+    timezone: str = "UTC"
 
     @property
     def ok(self) -> bool:
-        """Whether every expectation held."""
-        return all(e["held"] for e in self.expectations)
+        """Whether every expectation held (and the day was played to its end)."""
+        return self.interrupted_at is None and all(e["held"] for e in self.expectations)
+
+    @property
+    def unanswered(self) -> dict[str, int]:
+        """Per intent asked, how many times the robot did not answer it (ids, never text).
+
+        Out-of-scope questions (no intent) are counted under ``out-of-scope`` when the
+        robot answered them as if it knew.
+        """
+        missed: Counter[str] = Counter()
+        for visit in self.visits:
+            for asked, got in zip(visit.asked, visit.answered, strict=False):
+                if asked is None:
+                    if got not in ("no_match", "handover", "silent"):
+                        missed["out-of-scope"] += 1
+                elif asked != got:
+                    missed[asked] += 1
+        return dict(missed.most_common())
+
+    def warnings(self, long_wait: float = 60.0) -> list[str]:
+        """What a person should look at even when every expectation held."""
+        found = []
+        walked = [v for v in self.visits if v.walked_on]
+        if walked:
+            found.append(
+                f"{len(walked)} of {len(self.visits)} visitors walked on before the robot was free"
+            )
+        waited = [v for v in self.visits if not v.walked_on and v.waited >= long_wait]
+        if waited:
+            found.append(
+                f"{len(waited)} visitors waited {long_wait:g} s or more for the robot "
+                f"(longest {max(v.waited for v in waited):.0f} s)"
+            )
+        not_greeted = [v for v in self.visits if not v.walked_on and not v.greeted]
+        if not_greeted:
+            found.append(f"{len(not_greeted)} visitors were not greeted")
+        if self.stalls:
+            found.append(f"the robot took over {REAL_LIMIT:g} real seconds {self.stalls} times")
+        if self.interrupted_at is not None:
+            found.append(f"the run was stopped at {self.interrupted_at:%H:%M} (simulated)")
+        return found
 
 
 class _Events:
@@ -108,9 +154,16 @@ class ScenarioRun:
         seed: int,
         speed: float | None,
         journal: TextIO | None = None,
-        progress: TextIO | None = None,
+        progress: Callable[[int], ProgressSink] | None = None,
+        state_dir: Path | None = None,
+        on_start: Callable[[str, str, str], None] | None = None,
     ) -> None:
-        """Prepare the run (``speed`` None: as fast as the machine allows)."""
+        """Prepare the run (``speed`` None: as fast as the machine allows).
+
+        ``progress(total)`` makes where progress is shown. ``state_dir`` holds the run's
+        databases (emptied first; default: a temporary folder). ``on_start(url, user,
+        password)`` is told where the staff web app is and the simulation-only sign-in.
+        """
         self.scenario = scenario
         day = scenario.day
         hours = {
@@ -118,8 +171,11 @@ class ScenarioRun:
             day.date.isoformat(): [f"{day.opens}-{day.closes}"],
         }
         # Every run starts from an empty schedule, outbox and account database.
-        self._state = tempfile.TemporaryDirectory(prefix="onthaal-scenario-")
-        state = Path(self._state.name)
+        self._state = (
+            None if state_dir is not None else tempfile.TemporaryDirectory(prefix="onthaal-sim-")
+        )
+        state = state_dir if state_dir is not None else Path(self._state.name)  # type: ignore[union-attr]
+        _empty_state(state)
         self.config = config.model_copy(
             update={
                 "opening_hours": config.opening_hours.model_copy(update={"exceptions": hours}),
@@ -137,9 +193,17 @@ class ScenarioRun:
         self.speed = speed
         self.tz = ZoneInfo(config.site.timezone)
         self._journal_out = journal
-        self._progress = progress
-        self._hold: contextlib.AbstractContextManager[None] | None = None
-        self.result = RunResult(scenario, seed)
+        self._progress_factory = progress
+        self._progress: ProgressSink | None = None
+        self._on_start = on_start
+        self._state_dir = state
+        self._hold: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        self._stop = asyncio.Event()
+        self.result = RunResult(scenario, seed, timezone=config.site.timezone)
+
+    def interrupt(self) -> None:
+        """Stop the day where it is (Ctrl-C): the result and report cover what happened."""
+        self._stop.set()
 
     # -- the scenario journal ----------------------------------------------------------
 
@@ -154,14 +218,12 @@ class ScenarioRun:
         """Let simulated time run to ``moment`` (and hold it there in fast mode)."""
         if clock.now() >= moment:
             return
-        if self._hold is not None:
-            self._hold.__exit__(None, None, None)
+        self._hold.__exit__(None, None, None)
         try:
             await clock.sleep_until(moment)
         finally:
-            if self._hold is not None:
-                self._hold = clock.held()
-                self._hold.__enter__()
+            self._hold = clock.held()
+            self._hold.__enter__()
 
     async def _advance(self, clock: VirtualClock, seconds: float) -> None:
         await self._advance_to(clock, clock.now() + timedelta(seconds=seconds))
@@ -201,18 +263,34 @@ class ScenarioRun:
             situation.statistics = Tee(situation.statistics, events)
             supervisor = supervisor_for(self.config, "scenario", system.children, clock)
             system.web.watch(supervisor)
+            self._announce(system)
+            use_simulated_time(lambda: clock.now().astimezone(self.tz))
+            if self._progress_factory is not None:
+                self._progress = self._progress_factory(len(plan.visits))
             runner = asyncio.create_task(supervisor.run())
             try:
                 await self._ready(clock, system)
-                if self._hold is not None:
-                    self._hold.__enter__()
-                await self._day(clock, system, plan, hw_journal, events)
-                await self._settle(clock, system)
+                self._hold.__enter__()
+                day = asyncio.create_task(self._day(clock, system, plan, hw_journal, events))
+                stop = asyncio.create_task(self._stop.wait())
+                await asyncio.wait({day, stop}, return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                if not day.done():
+                    self.result.interrupted_at = clock.now().astimezone(self.tz)
+                    day.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await day
+                    self._log(clock.now(), "interrupted")
+                else:
+                    day.result()
+                    await self._settle(clock, system)
                 self._final(clock, system)
             finally:
-                if self._hold is not None:
-                    with contextlib.suppress(Exception):
-                        self._hold.__exit__(None, None, None)
+                if self._progress is not None:
+                    self._progress.close()
+                use_simulated_time(None)
+                with contextlib.suppress(Exception):
+                    self._hold.__exit__(None, None, None)
                 supervisor.stop()
                 with contextlib.suppress(Exception):
                     await runner
@@ -220,7 +298,7 @@ class ScenarioRun:
                 {
                     "device": d.device,
                     "content": d.content_id,
-                    "at": d.at,
+                    "at": _local(d.at, self.tz),
                     "ok": d.ok,
                     "attempts": d.attempts,
                 }
@@ -228,8 +306,22 @@ class ScenarioRun:
             ]
         self._judge()
         self.result.wall_seconds = time.perf_counter() - started
-        self._state.cleanup()
+        if self._state is not None:
+            self._state.cleanup()
         return self.result
+
+    def _announce(self, system: System) -> None:
+        """Create the simulation-only staff account and tell where the web app is."""
+        if self._on_start is None:
+            return
+        password = secrets.token_urlsafe(12)
+        system.web.services.users.add("sim", password, "admin")
+        web = self.config.web
+        url = f"http://{web.host}:{web.port}/"
+        login = self._state_dir / "sim-login.txt"
+        login.write_text(f"{url}\nuser: sim\npassword: {password}\n", encoding="utf-8")
+        login.chmod(0o600)
+        self._on_start(url, "sim", password)
 
     async def _ready(self, clock: VirtualClock, system: System) -> None:
         """Start of day: wait until robot, screens and beacons are up."""
@@ -276,8 +368,6 @@ class ScenarioRun:
         finally:
             for timer in timers:
                 timer.cancel()
-        if self._progress is not None:
-            self._progress.write("\n")
 
     def _on_time(self, clock: VirtualClock, system: System, step: Step) -> None:
         """A staff action or check whose time has come (a clock callback)."""
@@ -293,13 +383,18 @@ class ScenarioRun:
     def _show_progress(self, clock: VirtualClock, total: int) -> None:
         if self._progress is None:
             return
-        done = len(self.result.visits)
-        failures = sum(1 for v in self.result.visits if not v.greeted)
-        self._progress.write(
-            f"\r{clock.now().astimezone(self.tz):%H:%M}  visitors {done}/{total}  "
-            f"not greeted {failures}  faults {len(self.result.faults)}   "
+        visits = self.result.visits
+        self._progress.update(
+            Standing(
+                now=clock.now().astimezone(self.tz),
+                visitors=len(visits),
+                total=total,
+                greeted=sum(v.greeted for v in visits),
+                walked_on=sum(v.walked_on for v in visits),
+                checks_held=sum(1 for c in self.result.checks if c["held"]),
+                checks_failed=sum(1 for c in self.result.checks if not c["held"]),
+            )
         )
-        self._progress.flush()
 
     # -- visitors --------------------------------------------------------------------------
 
@@ -411,8 +506,7 @@ class ScenarioRun:
             return not sim.world.speaking and not self._busy(system)
 
         timer = clock.call_later(QUIET_LIMIT, lambda: None)  # so that time can reach it
-        if self._hold is not None:
-            self._hold.__exit__(None, None, None)
+        self._hold.__exit__(None, None, None)
         try:
             async with asyncio.timeout(REAL_LIMIT):  # real time: a stuck run moves on
                 await clock.until(finished)
@@ -423,9 +517,8 @@ class ScenarioRun:
             timer.cancel()
             if reply is not None:
                 reply.close()
-            if self._hold is not None:
-                self._hold = clock.held()
-                self._hold.__enter__()
+            self._hold = clock.held()
+            self._hold.__enter__()
 
     @staticmethod
     def _busy(system: System) -> bool:
@@ -543,6 +636,11 @@ class ScenarioRun:
                 ]
                 share = len(fast) / len(visits) if visits else 1.0
                 held, detail = share >= expectation.ratio, f"{share:.1%}"
+            elif expectation.kind == "waited-within":
+                # Who walked on waited too long by definition.
+                served = [v for v in visits if not v.walked_on and v.waited < expectation.seconds]
+                share = len(served) / len(visits) if visits else 1.0
+                held, detail = share >= expectation.ratio, f"{share:.1%}"
             elif expectation.kind == "answered":
                 pairs = [
                     (a, b)
@@ -571,6 +669,24 @@ class ScenarioRun:
                     "detail": "; ".join(self.result.errors),
                 }
             )
+
+
+def _local(moment: str | datetime, tz: ZoneInfo) -> str:
+    """An instant as local ISO time (the report speaks the site's time throughout)."""
+    parsed = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return parsed.astimezone(tz).isoformat()
+
+
+_STATE_FILES = ("schedule.sqlite", "outbox.sqlite", "users.sqlite", "sim-login.txt")
+
+
+def _empty_state(folder: Path) -> None:
+    """Make ``folder`` (0700) and remove a previous run's databases from it (only those)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for name in _STATE_FILES:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (folder / f"{name}{suffix}").unlink(missing_ok=True)
 
 
 class _FirstSpeech:
@@ -630,9 +746,17 @@ def summary_lines(result: RunResult) -> list[str]:
     injected = sum(1 for f in result.faults if f["event"] == "fault")
     recovered = sum(1 for f in result.faults if f["event"] == "recovered")
     lines.append(f"faults: {injected} injected, {recovered} recovered")
+    unanswered = result.unanswered
+    if unanswered:
+        lines.append(
+            "not answered (intent: times): "
+            + ", ".join(f"{intent} {n}" for intent, n in list(unanswered.items())[:10])
+        )
     for expectation in result.expectations:
         mark = "ok  " if expectation["held"] else "FAIL"
         lines.append(f"{mark} {expectation['name']} ({expectation['detail']})")
+    for warning in result.warnings():
+        lines.append(f"WARNING {warning}")
     return lines
 
 
