@@ -24,6 +24,7 @@ from onthaal.process import finish
 from onthaal.scenario.cli import add_scenario_options, run_scenario_command
 from onthaal.schedule_cli import add_parsers as add_schedule_parsers
 from onthaal.schedule_cli import run_schedule_command
+from onthaal.site import SiteError, check_site, init_site
 from onthaal.users_cli import add_parser as add_users_parser
 from onthaal.users_cli import run_users_command
 
@@ -83,8 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     commands.add_parser(
-        "check-config", parents=[common], help="validate the config file and print 'ok'"
+        "check-config",
+        parents=[common],
+        help="validate the config and everything it refers to; print 'ok'",
     ).add_argument("path", nargs="?", help="config file to check (default: --config)")
+    commands.add_parser(
+        "init",
+        parents=[common],
+        help="create a site folder: a copy of the config and of the content it uses",
+    ).add_argument("folder", help="the folder to create (e.g. /etc/onthaal)")
 
     for name, text in (
         ("run", "run against the real hardware named in the config"),
@@ -147,6 +155,27 @@ def _load(path: str) -> Config | None:
         return None
 
 
+def _init(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return EXIT_BAD_INPUT
+    folder = Path(args.folder)
+    try:
+        init_site(config, Path(args.config), folder)
+    except SiteError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"{folder}: cannot create the site folder: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    config_file = folder / "robot.toml"
+    print(f"created {config_file}, its content and a private data folder {folder / 'var'}")
+    print("next: set [robot] url, [web] host and the address the tablet and screens use,")
+    print(f"then: onthaal check-config {config_file}  and  onthaal run --config {config_file}")
+    return EXIT_OK
+
+
 def entry() -> None:
     """The ``onthaal`` console script: run :func:`main` and end the process."""
     finish(main())
@@ -157,11 +186,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     if args.command == "check-config":
-        config = _load(args.path or args.config)
+        path = args.path or args.config
+        config = _load(path)
         if config is None:
+            return EXIT_BAD_INPUT
+        problems = check_site(config, Path(path))
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
             return EXIT_BAD_INPUT
         print("ok")
         return EXIT_OK
+    if args.command == "init":
+        return _init(args)
 
     config = _load(args.config)
     if config is None:
