@@ -43,5 +43,8 @@ test: deps lint  ## lint, then the test suite
 bench: $(STAMP)  ## benchmarks -> bench/results/*.json and docs/benchmarks.md
 	$(BIN)/python -m bench $(ARGS)
 
+stress: $(STAMP)  ## the scenario tests 200 times in a row beside a CPU hog (bounded; RUNS=N)
+	$(BIN)/python -m bench.stress --runs $(or $(RUNS),200) $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

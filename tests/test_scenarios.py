@@ -224,4 +224,24 @@ async def test_visitors_who_come_while_the_robot_is_busy_queue_and_walk_on_after
     # One conversation (greeting, a question, 5 s lingering) takes about half a minute.
     assert second.greeted and 20 < second.waited <= 50
     assert third.walked_on and not third.greeted and third.waited > 50
-    assert "queue: 1 walked on" in "\n".join(summary_lines(runner.result))
+    summary = "\n".join(summary_lines(runner.result))
+    assert "queue: 1 walked on" in summary
+    assert "WARNING 1 of 3 visitors walked on" in summary, "the report says so even when ok"
+
+
+async def test_the_same_seed_gives_the_same_journal_at_any_speed(tmp_path: Path) -> None:
+    scenario_file, config_path = prepare(tmp_path, SMALL)
+    journals = []
+    for speed in (None, 4000.0):
+        journal = io.StringIO()
+        runner = ScenarioRun(
+            load_scenario(scenario_file),
+            load_config(config_path),
+            config_path,
+            seed=7,
+            speed=speed,
+            journal=journal,
+        )
+        await runner.run()
+        journals.append(journal.getvalue())
+    assert journals[0] == journals[1]
