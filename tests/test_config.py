@@ -32,10 +32,26 @@ def test_the_shipped_robot_toml_is_valid_and_runs_on_the_simulator() -> None:
 def test_check_config_prints_ok_for_a_valid_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # check-config also loads the content the file refers to, here the shipped content.
     path = tmp_path / "robot.toml"
-    path.write_text(VALID)
+    path.write_text(
+        VALID
+        + f'\n[dialogue]\nknowledge_base = "{REPO / "content" / "kb"}"\n'
+        + f'\n[behaviours]\ntexts = "{REPO / "content" / "behaviours.toml"}"\n'
+    )
     assert main(["check-config", str(path)]) == 0
     assert capsys.readouterr().out == "ok\n"
+
+
+def test_check_config_names_content_that_would_not_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "robot.toml"
+    path.write_text(VALID)
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "[dialogue] knowledge_base:" in err and "not a folder" in err
+    assert "[behaviours] texts:" in err
 
 
 def test_defaults_fill_in_what_a_minimal_file_leaves_out(tmp_path: Path) -> None:
