@@ -122,8 +122,11 @@ class VirtualClock:
         self._real_anchor = self._loop.time()
         # Work handed to threads (asyncio.to_thread, aiomqtt's connect, SQLite) is on
         # its way too: the loop's default executor counts it, and time waits for it.
-        threads = CountingExecutor(thread_name_prefix="virtual-clock-worker")
-        self._loop.set_default_executor(threads)
+        # One per loop: a loop outlives many clocks in a test session.
+        threads = getattr(self._loop, "_default_executor", None)
+        if not isinstance(threads, CountingExecutor):
+            threads = CountingExecutor(thread_name_prefix="virtual-clock-worker")
+            self._loop.set_default_executor(threads)
         self._outside.append(threads.busy)
         self._driver = asyncio.create_task(self._drive(), name="virtual-clock")
         return self

@@ -53,23 +53,26 @@ class EmbeddedBroker:
                     instance.close()
             await broker.shutdown()
 
-    def in_flight(self) -> bool:
-        """Whether a message is on its way through the broker (queued or awaiting its ack).
+    def in_flight(self) -> tuple[int, ...]:
+        """Messages on their way through the broker: queued, or awaiting an ack.
 
-        A ``VirtualClock.watch_outside`` probe: amqtt hands messages between tasks that
-        park on its own real-time waits, which an event loop cannot see as runnable.
+        Counts for a ``VirtualClock`` probe (hw_sim.mqtt_in_flight): amqtt hands messages
+        between tasks that park on its own waits, which an event loop cannot see as
+        runnable. Only connected sessions count: a dropped one never completes.
         """
         broker = self._broker
         if broker is None:
-            return False
-        if not broker._broadcast_queue.empty():
-            return True
+            return ()
+        counts = [broker._broadcast_queue.qsize()]
         for session, _handler in list(broker._sessions.values()):
-            if session.inflight_out or session.inflight_in:
-                return True
-            if not session.delivered_message_queue.empty():
-                return True
-        return False
+            if session.transitions.state != "connected":
+                continue
+            counts.append(
+                len(session.inflight_out)
+                + len(session.inflight_in)
+                + session.delivered_message_queue.qsize()
+            )
+        return tuple(counts)
 
     async def run_until_cancelled(self) -> None:
         """Run as a supervised child: start, wait forever, stop when cancelled."""
