@@ -81,6 +81,50 @@ class Daypart(BaseModel):
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
+MAX_RRULE_LENGTH = 500
+#: The rule picks dates; the dayparts give the times of day. Finer frequencies would also
+#: make one rule cost minutes of expansion on the robot's loop (FREQ=SECONDLY).
+RRULE_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+MAX_RRULE_INTERVAL = 1000
+MAX_RRULE_COUNT = 10_000
+_SUB_DAILY_PARTS = ("BYHOUR", "BYMINUTE", "BYSECOND")
+
+
+def _check_cost(text: str) -> None:
+    """Refuse rules that make no sense for dated messages or cost too much to expand."""
+    parts: dict[str, str] = {}
+    for item in text.split(";"):
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise ValueError(f"not a valid RRULE: {item[:40]!r} is not NAME=VALUE")
+        parts[key.strip().upper()] = val.strip()
+    freq = parts.get("FREQ", "").upper()
+    if freq not in RRULE_FREQUENCIES:
+        raise ValueError(
+            f"FREQ must be one of {', '.join(RRULE_FREQUENCIES)} (got {freq[:20] or 'none'}): "
+            "the rule picks dates, the dayparts give the times of day"
+        )
+    if "INTERVAL" in parts:
+        try:
+            interval = int(parts["INTERVAL"])
+        except ValueError:
+            raise ValueError("INTERVAL must be a whole number") from None
+        if not 1 <= interval <= MAX_RRULE_INTERVAL:
+            raise ValueError(f"INTERVAL must be between 1 and {MAX_RRULE_INTERVAL}")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise ValueError("give COUNT or UNTIL, not both (RFC 5545)")
+    if "COUNT" in parts:
+        try:
+            count = int(parts["COUNT"])
+        except ValueError:
+            raise ValueError("COUNT must be a whole number") from None
+        if not 1 <= count <= MAX_RRULE_COUNT:
+            raise ValueError(f"COUNT must be between 1 and {MAX_RRULE_COUNT}")
+    for part in _SUB_DAILY_PARTS:
+        if part in parts:
+            raise ValueError(f"{part} is not allowed: the dayparts give the times of day")
+
+
 class Recurrence(BaseModel):
     """An RFC 5545 RRULE over local dates, shown during the dayparts of each date."""
 
@@ -95,6 +139,9 @@ class Recurrence(BaseModel):
         text = value.strip().removeprefix("RRULE:")
         if "DTSTART" in text.upper():
             raise ValueError("leave DTSTART out: the message's start is the rule's start")
+        if len(text) > MAX_RRULE_LENGTH:
+            raise ValueError(f"an RRULE of at most {MAX_RRULE_LENGTH} characters, please")
+        _check_cost(text)
         try:
             rrulestr(text, dtstart=datetime(2026, 1, 1))  # noqa: DTZ001 - local, naive on purpose
         except (ValueError, TypeError) as exc:
@@ -166,7 +213,9 @@ class Message(BaseModel):
 
     def fires(self, tz: ZoneInfo) -> bool:
         """Whether the message is ever active (an RRULE may never match its window)."""
-        horizon = self.ends or self.starts + MAX_OCCURRENCE_SEARCH
+        # Bounded whatever the end: a rule is judged on its first two years.
+        search_end = self.starts + MAX_OCCURRENCE_SEARCH
+        horizon = search_end if self.ends is None else min(self.ends, search_end)
         return bool(self.occurrences(tz, self.starts, horizon))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -163,13 +164,48 @@ def test_ties_pick_the_newest_or_rotate() -> None:
     assert turns == {"older.v1", "newer.v1"}
 
 
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ("FREQ=DAILY;INTERVAL=0", "INTERVAL must be between 1 and 1000"),  # dateutil: for ever
+        ("FREQ=SECONDLY", "FREQ must be one of"),  # minutes of expansion, GBs
+        ("FREQ=MINUTELY", "FREQ must be one of"),
+        ("FREQ=DAILY;BYHOUR=8", "BYHOUR is not allowed"),
+        ("FREQ=DAILY;COUNT=5;UNTIL=20270101T000000", "COUNT or UNTIL, not both"),
+        ("FREQ=DAILY;COUNT=100000000", "COUNT must be between 1 and 10000"),
+    ],
+)
+def test_rules_that_cost_too_much_or_make_no_sense_are_refused_at_once(
+    rule: str, reason: str
+) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ValidationError, match=reason):
+        message("x", "2026-10-22 10:00", rule=rule, parts=("09:00-10:00",), everything=True)
+    assert time.perf_counter() - started < 1.0, "refused by reading the rule, not expanding it"
+
+
+def test_a_message_ending_far_away_is_judged_on_a_bounded_horizon() -> None:
+    far = message(
+        "far", "2026-10-22 00:00", ends="9999-01-01 00:00",
+        rule="FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", parts=("09:00-10:00",), everything=True,
+    )  # fmt: skip
+    started = time.perf_counter()
+    assert not far.fires(ZoneInfo("Europe/Brussels"))
+    assert time.perf_counter() - started < 1.0
+
+
 def test_bad_messages_are_refused_with_their_reason() -> None:
     with pytest.raises(ValidationError, match="is not after starts"):
         message("x", "2026-10-22 10:00", ends="2026-10-22 09:00", everything=True)
-    with pytest.raises(ValidationError, match="not a valid RRULE"):
+    with pytest.raises(ValidationError, match="FREQ must be one of DAILY"):
         message(
             "x", "2026-10-22 10:00", rule="FREQ=SOMETIMES", parts=("09:00-10:00",), everything=True
         )
+    with pytest.raises(ValidationError, match="not a valid RRULE"):
+        message(
+            "x", "2026-10-22 10:00", rule="FREQ=DAILY;BYDAY=XX", parts=("09:00-10:00",),
+            everything=True,
+        )  # fmt: skip
     with pytest.raises(ValidationError, match=r"ends .* before it starts"):
         Daypart.parse("12:00-08:30")
     with pytest.raises(ValidationError, match="at least one target"):
