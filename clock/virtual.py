@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -36,11 +37,15 @@ from clock.threads import CountingExecutor
 
 T = TypeVar("T")
 
+log = logging.getLogger("onthaal.clock")
+
 # How many times the driver yields to the loop looking for quiet before it concludes
 # that something is spinning on ``sleep(0)`` and lets time move anyway.
 _MAX_SETTLE_ROUNDS = 10_000
 # Real seconds between looks at an outside-work probe that says work is in flight.
 _OUTSIDE_POLL = 0.0005
+# Real seconds of waiting for outside work after which the clock says so in the log.
+_WAITING_TOO_LONG = 5.0
 # Real seconds between looks at the conditions of until() while time cannot move.
 _WATCH_POLL = 0.005
 
@@ -112,6 +117,8 @@ class VirtualClock:
         self._changed: asyncio.Event | None = None
         self._outside: list[Callable[[], bool]] = []
         self._watchers: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        self._waiting_since: float | None = None  # loop time since when probes say busy
+        self._waiting_told = False
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -289,6 +296,21 @@ class VirtualClock:
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None
 
+    def _note_waiting(
+        self, loop: asyncio.AbstractEventLoop, busy: list[Callable[[], bool]]
+    ) -> None:
+        """Say so (once) when time has waited long for outside work: the probe may be wrong."""
+        now = loop.time()
+        if self._waiting_since is None:
+            self._waiting_since, self._waiting_told = now, False
+        elif not self._waiting_told and now - self._waiting_since > _WAITING_TOO_LONG:
+            self._waiting_told = True
+            log.warning(
+                "simulated time has waited %.0f real seconds for work on its way: %s",
+                now - self._waiting_since,
+                ", ".join(getattr(p, "__qualname__", type(p).__name__) for p in busy),
+            )
+
     async def _quiet(self, loop: asyncio.AbstractEventLoop) -> None:
         """Return once nothing else on the loop is runnable (and, if asked, stays so)."""
         while True:
@@ -296,9 +318,12 @@ class VirtualClock:
                 await asyncio.sleep(0)  # clock-ok: yield to runnable tasks
                 if not _has_ready_callbacks(loop) and not _has_pending_io(loop):
                     break
-            if any(in_flight() for in_flight in self._outside):
+            busy = [probe for probe in self._outside if probe()]
+            if busy:
+                self._note_waiting(loop, busy)
                 await asyncio.sleep(_OUTSIDE_POLL)  # clock-ok: real time for other threads
                 continue
+            self._waiting_since = None
             if self._outside and (_has_ready_callbacks(loop) or _has_pending_io(loop)):
                 # Another thread queued its work between our first look and the probe's.
                 continue

@@ -434,6 +434,12 @@ class WebConfig(Section):
 
     host: str = Field(default="127.0.0.1", min_length=1, description="Address to listen on.")
     port: int = Field(default=8080, ge=1, le=65535, description="TCP port.")
+    max_body: int = Field(
+        default=1_000_000,
+        ge=1024,
+        le=100_000_000,
+        description="Largest request body in bytes; larger ones get 413 before being read.",
+    )
     users: str = Field(
         default="var/users.sqlite", description="SQLite file of staff accounts and API tokens."
     )

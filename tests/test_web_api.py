@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -257,3 +259,39 @@ async def test_sim_controls_exist_only_in_sim(tmp_path: Path) -> None:
     ):
         response = await http.post("/api/v1/sim/visitor", json={"track": 1})
     assert response.status_code == 404
+
+
+async def test_hostile_requests_are_refused_fast_and_health_keeps_answering(site: Site) -> None:
+    """A huge body (before auth), a rule that would never end, a flood of sign-ins."""
+    async with httpx.AsyncClient(base_url=site.url, timeout=10) as http:
+        # A client announcing 40 MB gets its answer before it has sent them (no auth).
+        started = time.perf_counter()
+        host, port = site.url.removeprefix("http://").rstrip("/").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /api/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 40000000\r\n\r\n" + b'{"title": "' + b"x" * 65536
+        )
+        await writer.drain()
+        answer = (await reader.read(4096)).decode()
+        writer.close()
+        assert answer.startswith("HTTP/1.1 413"), answer[:80]
+        assert "[web] max_body" in answer
+        assert time.perf_counter() - started < 2.0
+
+        for rule in ("FREQ=DAILY;INTERVAL=0", "FREQ=SECONDLY"):
+            started = time.perf_counter()
+            response = await http.post(
+                "/api/v1/messages",
+                json=kerst(every=None, recurrence={"rrule": rule, "dayparts": ["09:00-17:00"]}),
+                headers=bearer(site.staff_token),
+            )
+            assert response.status_code == 422, response.text
+            assert time.perf_counter() - started < 2.0, rule
+
+        names = [f"nobody-{n}" for n in range(25)]
+        codes = [(await login(http, name, "wrong password!")).status_code for name in names]
+        assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}, "limited per address"
+        started = time.perf_counter()
+        assert (await http.get("/healthz")).status_code == 200
+        assert time.perf_counter() - started < 0.1

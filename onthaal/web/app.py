@@ -36,6 +36,7 @@ from onthaal.schedule_cli import BadInput, parse_every
 from onthaal.scheduler_stack import devices as config_devices
 from onthaal.scheduler_stack import url_beacons
 from onthaal.supervisor import ChildHealth
+from onthaal.web.limits import BodyLimit, GateFull, HashGate
 from onthaal.web.metrics import Metrics
 from onthaal.web.security import (
     LoginLimiter,
@@ -188,10 +189,12 @@ def create_app(services: WebServices) -> FastAPI:
     config = services.config
     tz = ZoneInfo(config.site.timezone)
     limiter = LoginLimiter(services.clock)
+    hash_gate = HashGate()
     templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
     words = _ui_words(services.config_path)
     app = FastAPI(title="Onthaal", version="1", docs_url=None, redoc_url=None)
     app.state.services = services
+    app.add_middleware(BodyLimit, max_bytes=config.web.max_body)
     app.add_middleware(
         SessionMiddleware,
         secret_key=services.users.secret(),
@@ -480,7 +483,14 @@ def create_app(services: WebServices) -> FastAPI:
             response = page(request, "login.html", None, error=t["too_many"])
             response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
             return response
-        user = services.users.check_password(name, password)
+        try:
+            # Argon2 on a worker thread, a few at a time: never on the robot's loop.
+            user = await hash_gate.run(services.users.check_password, name, password)
+        except GateFull:
+            response = page(request, "login.html", None, error=t["too_many"])
+            response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+            response.headers["Retry-After"] = "5"
+            return response
         if user is None:
             limiter.failed(name, client)
             response = page(request, "login.html", None, error=t["wrong_login"])

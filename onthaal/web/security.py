@@ -6,7 +6,9 @@
   authenticated by the cookie send it in ``X-CSRF-Token``. Token-authenticated API
   calls need none (no ambient credentials).
 - Login attempts: at most :data:`LOGIN_ATTEMPTS` failures per user name and client
-  address within :data:`LOGIN_WINDOW` seconds of the clock; then 429.
+  address, and :data:`CLIENT_ATTEMPTS` per client address whatever the names, within
+  :data:`LOGIN_WINDOW` seconds of the clock; then 429. (Hashing is bounded globally by
+  ``onthaal.web.limits.HashGate``.)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from clock import Clock
 from onthaal.web.users import Role, User, Users
 
 LOGIN_ATTEMPTS = 5
+CLIENT_ATTEMPTS = 20  # a flood of made-up names from one address
 LOGIN_WINDOW = 300.0
 
 
@@ -39,12 +42,17 @@ class LoginLimiter:
         return failures
 
     def blocked(self, name: str, client: str) -> bool:
-        """Whether this pair must wait before trying again."""
-        return len(self._recent((name.lower(), client))) >= LOGIN_ATTEMPTS
+        """Whether this pair (or this address) must wait before trying again."""
+        return (
+            len(self._recent((name.lower(), client))) >= LOGIN_ATTEMPTS
+            or len(self._recent(("", client))) >= CLIENT_ATTEMPTS
+        )
 
     def failed(self, name: str, client: str) -> None:
-        """Record a failed attempt."""
-        self._recent((name.lower(), client)).append(self._clock.monotonic())
+        """Record a failed attempt (for the pair and for the address)."""
+        now = self._clock.monotonic()
+        self._recent((name.lower(), client)).append(now)
+        self._recent(("", client)).append(now)
 
     def succeeded(self, name: str, client: str) -> None:
         """Forget the failures of a pair that logged in."""
