@@ -1,9 +1,10 @@
-"""Web API: listing 10,000 messages and creating messages, the server under the supervisor.
+"""Web API: the first page of 10,000 messages and creating messages, under the supervisor.
 
 The server runs in its own process (the supervisor with one child, the web app on
 uvicorn, over a schedule database holding 10,000 messages); the load comes from this
-process with httpx, 4 requests in flight. Reported: throughput (requests/s) and
-latency (median, p99) for GET /api/v1/messages (all 10,000) and POST /api/v1/messages.
+process with httpx. Reported: latency (median, p99) of GET /api/v1/messages, the first
+page (100, with X-Total-Count) one request at a time (target: median < 50 ms), and
+throughput and latency of POST /api/v1/messages with 4 in flight.
 """
 
 from __future__ import annotations
@@ -85,10 +86,11 @@ async def _load(url: str, token: str) -> dict[str, list[float]]:
                 assert response.status_code in (200, 201), response.text[:200]
 
         started = time.perf_counter()
-        await asyncio.gather(
-            *(timed("list", http.get("/api/v1/messages")) for _ in range(LIST_REQUESTS))
-        )
+        for _ in range(LIST_REQUESTS):  # one at a time: what one member of staff waits
+            await timed("list", http.get("/api/v1/messages"))
         samples["list_wall"] = [time.perf_counter() - started]
+        first = await http.get("/api/v1/messages")
+        assert first.headers["X-Total-Count"] == "10000" and "next" in first.headers["Link"]
         body = {
             "title": "Bench",
             "content": {"nl": {"title": "Bench"}},
@@ -110,7 +112,7 @@ def run() -> Result:
     """Throughput and latency of the two API calls."""
     from hw_sim.brokers import free_port
 
-    result = Result("web_api", "API: list 10,000 messages; create messages")
+    result = Result("web_api", "API: first page of 10,000 messages; create messages")
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
         ready = multiprocessing.get_context("spawn").Event()
@@ -128,20 +130,23 @@ def run() -> Result:
             server.join()
     listing = [s * 1000 for s in samples["list"]]
     creating = [s * 1000 for s in samples["create"]]
-    result.add("list 10,000: throughput", LIST_REQUESTS / samples["list_wall"][0], "req/s")
-    result.add("list 10,000: median", median(listing), "ms")
-    result.add("list 10,000: p99", percentile(listing, 99), "ms")
+    result.add(
+        "list first page of 10,000: median",
+        median(listing),
+        "ms",
+        target="< 50 ms",
+        met=median(listing) < 50,
+    )
+    result.add("list first page of 10,000: p99", percentile(listing, 99), "ms")
     result.add("create: throughput", CREATE_REQUESTS / samples["create_wall"][0], "req/s")
     result.add("create: median", median(creating), "ms")
     result.add("create: p99", percentile(creating, 99), "ms")
     result.notes = (
         f"{IN_FLIGHT} requests in flight over HTTP/1.1 on loopback; the server is one "
         "uvicorn worker under the supervisor, SQLite (WAL) behind it; every create is "
-        "validated and written with its audit row. The list "
-        f"response holds all 10,000 messages as JSON objects "
-        "of about 600 bytes each (some 6 MB): reading them from SQLite, validating and "
-        "serialising takes about 0.5 s of the single worker, so with 4 in flight most of "
-        "the listed latency is queueing. Integrators should filter (target, kind, "
-        "active_at) or page with limit."
+        "validated and written with its audit row. The list is paged in SQL (100 by "
+        "default, at most 1,000; `after` cursor, `Link: rel=next`, `X-Total-Count`) and "
+        "read on a worker thread with its own connection, never on the loop the robot "
+        "shares. Target: first page median < 50 ms."
     )
     return result

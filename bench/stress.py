@@ -10,14 +10,14 @@ failure, and never runs past ``--budget`` real seconds. The result goes to
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from bench.common import Result
+
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results" / "stress.json"
 HOG = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass\n"
 
 
@@ -56,16 +56,17 @@ def main(argv: list[str] | None = None) -> int:
         for hog in hogs:
             hog.kill()
     wall = time.monotonic() - started
-    result = {
-        "tests": args.tests,
-        "runs_passed_in_a_row": passed,
-        "runs_wanted": args.runs,
-        "hogs": args.hogs,
-        "wall_seconds": round(wall, 1),
-        "failure": failure,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    result = Result("stress", f"{' '.join(args.tests)} in a row beside {args.hogs} CPU hog(s)")
+    result.add(
+        "runs passed in a row",
+        passed,
+        "runs",
+        target=f">= {args.runs}",
+        met=passed >= args.runs,
+    )
+    result.add("wall time", wall, "s")
+    result.notes = "stopped at the first failure" if failure else "no failure"
+    result.write()
     print(f"{passed} of {args.runs} runs passed in a row in {wall:.0f} s with {args.hogs} hog(s)")
     if failure:
         print(failure)

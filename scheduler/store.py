@@ -88,6 +88,7 @@ class Store:
         """Open ``path`` (created and migrated as needed; ``":memory:"`` for tests)."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._path = str(path)
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -168,6 +169,71 @@ class Store:
         """Every message that is not deleted, by id."""
         rows = self._db.execute("SELECT body FROM messages WHERE deleted = 0 ORDER BY id")
         return [Message.model_validate_json(body) for (body,) in rows]
+
+    def reader(self) -> Store:
+        """Another connection to the same database, for reading on another thread.
+
+        WAL lets it read while this one writes. For ``":memory:"`` there is no other
+        connection to the same data: this store itself.
+        """
+        return self if self._path == ":memory:" else Store(self._path)
+
+    def page(
+        self,
+        *,
+        kind: Kind | None = None,
+        target: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        keep: Callable[[Message], bool] | None = None,
+    ) -> tuple[list[Message], int | None]:
+        """Up to ``limit`` messages with an id after ``after``, filtered in SQL.
+
+        ``kind`` and ``target`` (a display, beacon or group id) are matched by SQLite;
+        ``keep`` is a further test in Python (a moment a message must be active at).
+        Returns the page and, without ``keep``, how many match in all (else None).
+        """
+        where = ["deleted = 0"]
+        args: list[Any] = []
+        if kind is not None:
+            where.append("json_extract(body, '$.kind') = ?")
+            args.append(kind.value)
+        if target is not None:
+            where.append(
+                "EXISTS (SELECT 1 FROM json_each(body, '$.targets.displays') WHERE value = ?"
+                " UNION ALL SELECT 1 FROM json_each(body, '$.targets.beacons') WHERE value = ?"
+                " UNION ALL SELECT 1 FROM json_each(body, '$.targets.groups') WHERE value = ?)"
+            )
+            args.extend([target] * 3)
+        condition = " AND ".join(where)
+        total = (
+            None
+            if keep is not None
+            else int(
+                self._db.execute(
+                    f"SELECT count(*) FROM messages WHERE {condition}", args
+                ).fetchone()[0]
+            )
+        )
+        found: list[Message] = []
+        cursor = after
+        while len(found) < limit:
+            batch = self._db.execute(
+                f"SELECT id, body FROM messages WHERE {condition}"
+                + (" AND id > ?" if cursor is not None else "")
+                + " ORDER BY id LIMIT ?",
+                [*args, *([cursor] if cursor is not None else []), limit],
+            ).fetchall()
+            if not batch:
+                break
+            for message_id, body in batch:
+                cursor = message_id
+                message = Message.model_validate_json(body)
+                if keep is None or keep(message):
+                    found.append(message)
+                    if len(found) == limit:
+                        break
+        return found, total
 
     def audit(self, message_id: str | None = None) -> list[AuditEntry]:
         """The audit trail, oldest first (of one message, or of all)."""

@@ -295,3 +295,26 @@ async def test_hostile_requests_are_refused_fast_and_health_keeps_answering(site
         started = time.perf_counter()
         assert (await http.get("/healthz")).status_code == 200
         assert time.perf_counter() - started < 0.1
+
+
+async def test_the_message_list_is_paged_and_filtered_in_the_database(site: Site) -> None:
+    async with httpx.AsyncClient(base_url=site.url, headers=bearer(site.staff_token)) as http:
+        for n in range(12):
+            groups = ["hall"] if n % 3 == 0 else ["waiting-room"]
+            body = kerst(id=f"m-{n:02d}", targets={"groups": groups})
+            created = await http.post("/api/v1/messages", json=body)
+            assert created.status_code == 201, created.text
+        first = await http.get("/api/v1/messages", params={"limit": 5})
+        assert first.headers["X-Total-Count"] == "12"
+        assert [m["id"] for m in first.json()] == [f"m-{n:02d}" for n in range(5)]
+        seen = [m["id"] for m in first.json()]
+        following = first.headers["Link"].split(">")[0].removeprefix("<")
+        while following:
+            page = await http.get(following)
+            seen += [m["id"] for m in page.json()]
+            link = page.headers.get("Link")
+            following = link.split(">")[0].removeprefix("<") if link else ""
+        assert seen == [f"m-{n:02d}" for n in range(12)], "every message once, in order"
+        hall = await http.get("/api/v1/messages", params={"target": "hall"})
+        assert hall.headers["X-Total-Count"] == "4"
+        assert (await http.get("/api/v1/messages", params={"limit": 5000})).status_code == 422

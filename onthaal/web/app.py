@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import tomllib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -184,6 +185,10 @@ def _unprocessable(found: list[str]) -> HTTPException:
 # -- the app --------------------------------------------------------------------------------
 
 
+DEFAULT_PAGE = 100  # messages per page of GET /api/v1/messages
+MAX_PAGE = 1000
+
+
 def create_app(services: WebServices) -> FastAPI:
     """The ASGI app for ``services``."""
     config = services.config
@@ -286,29 +291,50 @@ def create_app(services: WebServices) -> FastAPI:
 
     # -- API ------------------------------------------------------------------------------
 
+    readers = threading.local()  # one read connection per worker thread
+
+    def reader() -> Store:
+        store: Store | None = getattr(readers, "store", None)
+        if store is None:
+            store = readers.store = services.store.reader()
+        return store
+
     @app.get("/api/v1/messages")
     async def list_messages(
+        request: Request,
         user: ApiUser,
         kind: Kind | None = None,
         target: str | None = None,
         active_at: datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+        after: Annotated[
+            str | None, Query(max_length=64, description="Cursor: ids after this.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     ) -> Response:
-        found = services.store.messages()
-        if kind is not None:
-            found = [m for m in found if m.kind is kind]
-        if target is not None:
-            found = [
-                m
-                for m in found
-                if target in (*m.targets.displays, *m.targets.beacons, *m.targets.groups)
-            ]
+        """One page of messages by id; ``Link: <…>; rel="next"`` and ``X-Total-Count``."""
+        keep = None
         if active_at is not None:
             at = active_at if active_at.tzinfo else active_at.replace(tzinfo=tz)
-            found = [m for m in found if m.occurrences(tz, at, at + _SECOND)]
-        # Serialised here in one go: FastAPI's generic encoder is slow for 10,000 items.
-        body = json.dumps([_message_json(m, tz) for m in found[:limit]], ensure_ascii=False)
-        return Response(body, media_type="application/json")
+
+            def keep(message: Message) -> bool:
+                return bool(message.occurrences(tz, at, at + _SECOND))
+
+        def one_page() -> tuple[bytes, list[Message], int | None]:
+            # On a worker thread with its own connection: never on the robot's loop.
+            found, total = reader().page(
+                kind=kind, target=target, after=after, limit=limit, keep=keep
+            )
+            body = json.dumps([_message_json(m, tz) for m in found], ensure_ascii=False)
+            return body.encode(), found, total
+
+        body, found, total = await asyncio.to_thread(one_page)
+        headers = {}
+        if total is not None:
+            headers["X-Total-Count"] = str(total)
+        if len(found) == limit:
+            following = request.url.include_query_params(after=found[-1].id)
+            headers["Link"] = f'<{following}>; rel="next"'
+        return Response(body, media_type="application/json", headers=headers)
 
     @app.post("/api/v1/messages", status_code=status.HTTP_201_CREATED)
     async def create_message(user: ApiUser, data: MessageIn) -> dict[str, Any]:
