@@ -29,7 +29,7 @@ from hw_sim.signage import SimulatedDisplays
 from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
 from onthaal.config import Config
 from onthaal.reception_stack import Reception, build_reception
-from onthaal.scheduler_stack import build_dispatcher, open_store
+from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT, build_dispatcher, open_store
 from onthaal.signage_stack import broker_settings, build_signage
 from onthaal.supervisor import (
     Backoff,
@@ -306,7 +306,7 @@ def scheduler_children(
 
     Devices with nothing scheduled get their configured default from the first second.
     """
-    store = open_store(config, mode.config_path)
+    store = open_store(config, mode.config_path, busy_timeout=LOOP_BUSY_TIMEOUT)
     dispatcher = build_dispatcher(config, store, clock, displays=signage, beacons=beacons)
 
     async def run() -> None:

@@ -37,9 +37,14 @@ def url_beacons(config: Config) -> set[str]:
     return {b.id for b in config.beacons if b.mode == "url"}
 
 
-def open_store(config: Config, config_path: Path) -> Store:
+#: Real seconds the running system's connection waits for a database another program has
+#: locked: it lives on the loop the robot shares, so the wait must stay short.
+LOOP_BUSY_TIMEOUT = 0.25
+
+
+def open_store(config: Config, config_path: Path, *, busy_timeout: float = 5.0) -> Store:
     """The schedule database named in ``[scheduler]``."""
-    return Store(config_path.parent / config.scheduler.database)
+    return Store(config_path.parent / config.scheduler.database, busy_timeout=busy_timeout)
 
 
 def build_dispatcher(

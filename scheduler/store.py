@@ -84,12 +84,17 @@ class Delivery:
 class Store:
     """The schedule database."""
 
-    def __init__(self, path: Path | str) -> None:
-        """Open ``path`` (created and migrated as needed; ``":memory:"`` for tests)."""
+    def __init__(self, path: Path | str, *, busy_timeout: float = 5.0) -> None:
+        """Open ``path`` (created and migrated as needed; ``":memory:"`` for tests).
+
+        ``busy_timeout``: real seconds a call waits for a database another program holds
+        locked before it raises ``sqlite3.OperationalError`` (keep it short on a loop
+        the robot shares).
+        """
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._path = str(path)
-        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=busy_timeout)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._listeners: list[Callable[[], None]] = []
@@ -176,7 +181,7 @@ class Store:
         WAL lets it read while this one writes. For ``":memory:"`` there is no other
         connection to the same data: this store itself.
         """
-        return self if self._path == ":memory:" else Store(self._path)
+        return self if self._path == ":memory:" else Store(self._path, busy_timeout=2.0)
 
     def page(
         self,

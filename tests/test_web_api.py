@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -318,3 +319,28 @@ async def test_the_message_list_is_paged_and_filtered_in_the_database(site: Site
         hall = await http.get("/api/v1/messages", params={"target": "hall"})
         assert hall.headers["X-Total-Count"] == "4"
         assert (await http.get("/api/v1/messages", params={"limit": 5000})).status_code == 422
+
+
+async def test_a_database_locked_by_another_program_gets_503_soon_not_a_frozen_robot(
+    site: Site, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "var" / "schedule.sqlite", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another program holds the database
+    try:
+        async with httpx.AsyncClient(base_url=site.url, headers=bearer(site.staff_token)) as http:
+            started = time.perf_counter()
+            created = await http.post("/api/v1/messages", json=kerst())
+            assert created.status_code == 503, created.text
+            assert created.headers["Retry-After"] == "2"
+            assert "busy" in created.json()["detail"]
+            assert time.perf_counter() - started < 1.0, "the loop waits a quarter second at most"
+            listed = await http.get("/api/v1/messages")
+            assert listed.status_code == 200, "WAL: reading goes on while another writes"
+            started = time.perf_counter()
+            assert (await http.get("/healthz")).status_code == 200
+            assert time.perf_counter() - started < 0.1
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    async with httpx.AsyncClient(base_url=site.url, headers=bearer(site.staff_token)) as http:
+        assert (await http.post("/api/v1/messages", json=kerst())).status_code == 201

@@ -19,7 +19,7 @@ from hw_sim.brokers import Embedded, free_port, wait_listening
 from hw_sim.journal import Journal
 from hw_sim.signage import SimulatedDisplays
 from onthaal.config import Config, load_config
-from onthaal.scheduler_stack import build_dispatcher, open_store
+from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT, build_dispatcher, open_store
 from onthaal.web.app import SimControls, WebServices, create_app, serve
 from onthaal.web.metrics import Metrics
 from onthaal.web.users_stack import open_users
@@ -107,7 +107,7 @@ async def running_site(
         # Simulated time stands still unless a test moves it (Site.advance_to): a browser
         # or an HTTP round trip takes "forever" for a clock that jumps when idle.
         stack.enter_context(_Hold(clock))
-        store = open_store(config, config_path)
+        store = open_store(config, config_path, busy_timeout=LOOP_BUSY_TIMEOUT)  # as in run
         users = open_users(config, config_path)
         users.add("staff", PASSWORD, "staff", "en")
         users.add("admin", PASSWORD, "admin", "nl")

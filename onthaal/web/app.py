@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import sqlite3
 import threading
 import tomllib
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -185,6 +187,8 @@ def _unprocessable(found: list[str]) -> HTTPException:
 # -- the app --------------------------------------------------------------------------------
 
 
+log = logging.getLogger("onthaal.web")
+
 DEFAULT_PAGE = 100  # messages per page of GET /api/v1/messages
 MAX_PAGE = 1000
 
@@ -210,6 +214,24 @@ def create_app(services: WebServices) -> FastAPI:
     )
     devices = config_devices(config)
     device_ids = {d.id for d in devices}
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def database_busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        """A database another program holds: 503 and when to try again, never a 500."""
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            log.warning("database busy: %s %s", request.method, request.url.path)
+            return JSONResponse(
+                {"detail": "the database is busy (another program holds it); try again"},
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "2"},
+            )
+        log.error("database error on %s %s: %s", request.method, request.url.path, text)
+        return JSONResponse(
+            {"detail": "the database could not be used; see the server log"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "10"},
+        )
 
     def to_message(data: MessageIn, user: User, message_id: str | None = None) -> Message:
         if data.kind is Kind.EMERGENCY:
