@@ -77,6 +77,9 @@ class PepperWorld:
         self._delays: dict[str, float] = {}
         self.drop_handler: Callable[[float], None] | None = None
         self._speaking: set[asyncio.Future[None]] = set()
+        # Seconds of speech per second of a real Pepper's (a benchmark on the real clock
+        # sets it low so a sentence takes milliseconds; the reaction path is unchanged).
+        self.speech_scale = 1.0
         self.events_sent = 0  # ALMemory events emitted to a key that has a subscriber
         self.serving = 0  # service calls being carried out right now
 
@@ -86,7 +89,7 @@ class PepperWorld:
         """Take ``seconds`` to speak, unless ``stop_speaking`` cuts it short."""
         interrupted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._speaking.add(interrupted)
-        talking = asyncio.ensure_future(self.clock.sleep(seconds))
+        talking = asyncio.ensure_future(self.clock.sleep(seconds * self.speech_scale))
         try:
             await asyncio.wait({talking, interrupted}, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -188,6 +188,7 @@ def _unprocessable(found: list[str]) -> HTTPException:
 
 
 log = logging.getLogger("onthaal.web")
+T = TypeVar("T")
 
 DEFAULT_PAGE = 100  # messages per page of GET /api/v1/messages
 MAX_PAGE = 1000
@@ -313,13 +314,24 @@ def create_app(services: WebServices) -> FastAPI:
 
     # -- API ------------------------------------------------------------------------------
 
-    readers = threading.local()  # one read connection per worker thread
+    readers = threading.local()  # one connection per worker thread
 
     def reader() -> Store:
         store: Store | None = getattr(readers, "store", None)
         if store is None:
             store = readers.store = services.store.reader()
         return store
+
+    async def off_loop(change: Callable[[Store], T]) -> T:
+        """Run a change to the schedule on a worker thread, then wake the dispatcher.
+
+        A database another program holds makes the worker wait, not the robot's loop.
+        """
+        if services.store.reader() is services.store:  # ":memory:": one connection only
+            return change(services.store)
+        result = await asyncio.to_thread(lambda: change(reader()))
+        services.dispatcher.wake()  # it listens to its own connection; this one is ours
+        return result
 
     @app.get("/api/v1/messages")
     async def list_messages(
@@ -362,7 +374,8 @@ def create_app(services: WebServices) -> FastAPI:
     async def create_message(user: ApiUser, data: MessageIn) -> dict[str, Any]:
         message = to_message(data, user)
         try:
-            saved = services.store.add(message, user.name, services.clock.now())
+            now = services.clock.now()
+            saved = await off_loop(lambda store: store.add(message, user.name, now))
         except StoreError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         return _message_json(saved, tz)
@@ -376,9 +389,9 @@ def create_app(services: WebServices) -> FastAPI:
         before = _get(services.store, message_id)
         if before.kind is Kind.EMERGENCY:
             require_role(user, "admin")
-        saved = services.store.update(
-            to_message(data, user, message_id), user.name, services.clock.now()
-        )
+        message = to_message(data, user, message_id)
+        now = services.clock.now()
+        saved = await off_loop(lambda store: store.update(message, user.name, now))
         return _message_json(saved, tz)
 
     @app.delete("/api/v1/messages/{message_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -386,7 +399,8 @@ def create_app(services: WebServices) -> FastAPI:
         message = _get(services.store, message_id)
         if message.kind is Kind.EMERGENCY:
             require_role(user, "admin")
-        services.store.delete(message_id, user.name, services.clock.now())
+        now = services.clock.now()
+        await off_loop(lambda store: store.delete(message_id, user.name, now))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @app.get("/api/v1/preview")
@@ -620,9 +634,9 @@ def create_app(services: WebServices) -> FastAPI:
             message = to_message(data, user, existing)
             now = services.clock.now()
             if existing:
-                services.store.update(message, user.name, now)
+                await off_loop(lambda store: store.update(message, user.name, now))
             else:
-                services.store.add(message, user.name, now)
+                await off_loop(lambda store: store.add(message, user.name, now))
         except HTTPException as exc:
             errors = (
                 [f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in exc.detail]
@@ -661,7 +675,8 @@ def create_app(services: WebServices) -> FastAPI:
         request: Request, user: StaffUser, message_id: str, csrf: Annotated[str, Form()] = ""
     ) -> RedirectResponse:
         check_csrf(request, csrf)
-        services.store.delete(message_id, user.name, services.clock.now())
+        now = services.clock.now()
+        await off_loop(lambda store: store.delete(message_id, user.name, now))
         return RedirectResponse("/messages", status.HTTP_303_SEE_OTHER)
 
     @app.get("/emergency", response_class=HTMLResponse)
