@@ -213,12 +213,14 @@ async def _measure() -> dict[str, list[float]]:
                         await asyncio.wait_for(greeted.wait(), 30)
                         found.append((arrival - entered) * 1000)
                         sim.world.leave(track)
+                        # The next visitor comes once the robot is back at rest (goodbye
+                        # said, eyes faded, welcome page up), not in the middle of it.
                         deadline = time.monotonic() + 10
-                        while reception.situation.engaged is not None or sim.world.speaking:
+                        while set(reception.engine.running) != {"idle"} or sim.world.speaking:
                             if time.monotonic() > deadline:
                                 raise RuntimeError("the robot did not return to idle")
                             await asyncio.sleep(0.02)
-                        await asyncio.sleep(0.05)
+                        await asyncio.sleep(0.5)
                     samples[kind] = found
                     stop.set()
                     load.join(30)

@@ -593,9 +593,20 @@ def create_app(services: WebServices) -> FastAPI:
         )
 
     @app.get("/messages", response_class=HTMLResponse)
-    async def messages_page(request: Request, user: StaffUser) -> HTMLResponse:
-        listed = [_message_json(m, tz) for m in services.store.messages()]
-        return page(request, "messages.html", user, messages=listed)
+    async def messages_page(
+        request: Request,
+        user: StaffUser,
+        after: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> HTMLResponse:
+        def one_page() -> tuple[list[dict[str, Any]], int | None]:
+            found, total = reader().page(after=after, limit=DEFAULT_PAGE)
+            return [_message_json(m, tz) for m in found], total
+
+        listed, total = await asyncio.to_thread(one_page)  # off the robot's loop
+        following = listed[-1]["id"] if len(listed) == DEFAULT_PAGE else None
+        return page(
+            request, "messages.html", user, messages=listed, total=total, following=following
+        )
 
     @app.get("/messages/new", response_class=HTMLResponse)
     async def new_message(request: Request, user: StaffUser) -> HTMLResponse:
