@@ -322,6 +322,9 @@ def create_app(services: WebServices) -> FastAPI:
             store = readers.store = services.store.reader()
         return store
 
+    pages = _PageCache(services.store)
+    page_turns = asyncio.Semaphore(1)
+
     async def off_loop(change: Callable[[Store], T]) -> T:
         """Run a change to the schedule on a worker thread, then wake the dispatcher.
 
@@ -330,6 +333,7 @@ def create_app(services: WebServices) -> FastAPI:
         if services.store.reader() is services.store:  # ":memory:": one connection only
             return change(services.store)
         result = await asyncio.to_thread(lambda: change(reader()))
+        pages.changed()
         services.dispatcher.wake()  # it listens to its own connection; this one is ours
         return result
 
@@ -353,20 +357,28 @@ def create_app(services: WebServices) -> FastAPI:
             def keep(message: Message) -> bool:
                 return bool(message.occurrences(tz, at, at + _SECOND))
 
-        def one_page() -> tuple[bytes, list[Message], int | None]:
+        def one_page() -> tuple[bytes, str | None, int | None]:
             # On a worker thread with its own connection: never on the robot's loop.
             found, total = reader().page(
                 kind=kind, target=target, after=after, limit=limit, keep=keep
             )
             body = json.dumps([_message_json(m, tz) for m in found], ensure_ascii=False)
-            return body.encode(), found, total
+            return body.encode(), found[-1].id if len(found) == limit else None, total
 
-        body, found, total = await asyncio.to_thread(one_page)
+        # The same page asked again (staff screens poll) is served from memory until the
+        # schedule changes; building pages takes turns, so one worker at a time competes
+        # with the robot's loop for the interpreter.
+        key = (pages.version(), kind, target, active_at, after, limit)
+        cached = pages.get(key)
+        if cached is None:
+            async with page_turns:
+                cached = pages.get(key) or pages.put(key, await asyncio.to_thread(one_page))
+        body, last, total = cached
         headers = {}
         if total is not None:
             headers["X-Total-Count"] = str(total)
-        if len(found) == limit:
-            following = request.url.include_query_params(after=found[-1].id)
+        if last is not None:
+            following = request.url.include_query_params(after=last)
             headers["Link"] = f'<{following}>; rel="next"'
         return Response(body, media_type="application/json", headers=headers)
 
@@ -837,6 +849,45 @@ def _display_content(services: WebServices, display_id: str) -> dict[str, Any]:
         }
         or {lang: {"title": i.title, "body": i.body} for lang, i in content.items()},
     }
+
+
+class _PageCache:
+    """Recently built message-list pages, valid until the schedule changes.
+
+    The version is this process's own changes (counted) plus SQLite's ``data_version``
+    of the running system's connection, which moves when any other connection (a worker
+    thread's, another process's) commits.
+    """
+
+    def __init__(self, store: Store, size: int = 64) -> None:
+        self._store = store
+        self._size = size
+        self._ours = 0
+        self._pages: dict[tuple[Any, ...], tuple[bytes, str | None, int | None]] = {}
+        store.on_change(self.changed)
+
+    def changed(self) -> None:
+        """The schedule changed through this process."""
+        self._ours += 1
+
+    def version(self) -> tuple[int, int]:
+        """What the cached pages are valid for."""
+        return self._ours, self._store.data_version()
+
+    def get(self, key: tuple[Any, ...]) -> tuple[bytes, str | None, int | None] | None:
+        """A page built for ``key``, if still valid."""
+        return self._pages.get(key)
+
+    def put(
+        self, key: tuple[Any, ...], built: tuple[bytes, str | None, int | None]
+    ) -> tuple[bytes, str | None, int | None]:
+        """Keep ``built`` for ``key`` (forgetting stale and old pages); return it."""
+        version = key[0]
+        self._pages = {k: v for k, v in self._pages.items() if k[0] == version}
+        while len(self._pages) >= self._size:
+            self._pages.pop(next(iter(self._pages)))
+        self._pages[key] = built
+        return built
 
 
 def _start_emergency(services: WebServices, data: EmergencyIn, user: User) -> Message:
