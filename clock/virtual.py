@@ -161,6 +161,17 @@ class VirtualClock:
         """The speed-up factor, or ``None`` when running as fast as possible."""
         return self._speed
 
+    def describe(self) -> str:
+        """The clock's state in one line, for a log when a simulation seems stuck."""
+        busy = [getattr(p, "__qualname__", type(p).__name__) for p in self._outside if p()]
+        deadline = self._next_deadline()
+        return (
+            f"t={self._t:.3f}s next={'none' if deadline is None else f'{deadline:.3f}s'} "
+            f"holds={self._holds} watchers={len(self._watchers)} "
+            f"busy={','.join(busy) or 'nothing'} driver="
+            f"{'running' if self._driver is not None and not self._driver.done() else 'stopped'}"
+        )
+
     # -- reading time ---------------------------------------------------------------
 
     def monotonic(self) -> float:

@@ -48,6 +48,13 @@ REACTION_TIMEOUT = 3.0  # real seconds the robot may take to start speaking
 QUIET_LIMIT = 120.0  # simulated seconds a reply may take at most
 SETTLE_LIMIT = 15.0  # real seconds to wait for deliveries before judging
 REAL_LIMIT = 10.0  # real seconds one robot reply may take before the run moves on
+FAULT_LIMIT = 30.0  # real seconds injecting or recovering one fault may take
+STUCK_LIMIT = 60.0  # real seconds beyond the paced time an advance may take
+
+
+class SimulationStuck(RuntimeError):
+    """Simulated time stopped moving (the message says what the clock was waiting for)."""
+
 
 log = logging.getLogger("onthaal.scenario")
 
@@ -219,8 +226,17 @@ class ScenarioRun:
         if clock.now() >= moment:
             return
         self._hold.__exit__(None, None, None)
+        paced = (moment - clock.now()).total_seconds() / self.speed if self.speed else 0.0
         try:
-            await clock.sleep_until(moment)
+            # Bounded in real time: a simulation that stops moving says why, at once.
+            async with asyncio.timeout(paced + STUCK_LIMIT):
+                await clock.sleep_until(moment)
+        except TimeoutError:
+            state = clock.describe()
+            log.error("simulated time stopped at %s: %s", clock.now().astimezone(self.tz), state)
+            raise SimulationStuck(
+                f"simulated time stopped moving before {moment:%H:%M}: {state}"
+            ) from None
         finally:
             self._hold = clock.held()
             self._hold.__enter__()
@@ -282,8 +298,11 @@ class ScenarioRun:
                         await day
                     self._log(clock.now(), "interrupted")
                 else:
-                    day.result()
-                    await self._settle(clock, system)
+                    try:
+                        day.result()
+                        await self._settle(clock, system)
+                    except SimulationStuck as exc:  # judged and reported, not a traceback
+                        self.result.errors.append(str(exc))
                 self._final(clock, system)
             finally:
                 if self._progress is not None:
@@ -563,7 +582,21 @@ class ScenarioRun:
         self._log(at, "staff", action=action.action, message=message.id)
 
     async def _fault(self, system: System, fault: Fault, inject: bool, at: datetime) -> None:
+        try:
+            async with asyncio.timeout(FAULT_LIMIT):
+                await self._inject(system, fault, inject)
+        except TimeoutError:
+            what = "injecting" if inject else "recovering from"
+            log.error("%s %s at %s took over %g real seconds", what, fault.kind, at, FAULT_LIMIT)
+            self.result.errors.append(f"{what} {fault.kind} at {at:%H:%M} did not finish")
         what = "fault" if inject else "recovered"
+        self.result.faults.append(
+            {"at": at.isoformat(), "kind": fault.kind, "target": fault.target, "event": what}
+        )
+        self._log(at, what, kind=fault.kind, target=fault.target)
+
+    @staticmethod
+    async def _inject(system: System, fault: Fault, inject: bool) -> None:
         if fault.kind == "robot-disconnect":
             assert system.robot.sim is not None
             if inject:
@@ -582,10 +615,6 @@ class ScenarioRun:
             if screens is not None:
                 screen = screens[fault.target]
                 screen.switch_off() if inject else screen.switch_on()
-        self.result.faults.append(
-            {"at": at.isoformat(), "kind": fault.kind, "target": fault.target, "event": what}
-        )
-        self._log(at, what, kind=fault.kind, target=fault.target)
 
     # -- judging -----------------------------------------------------------------------------
 
