@@ -187,6 +187,17 @@ async def _measure() -> dict[str, list[float]]:
             engine = asyncio.create_task(reception.engine.run())
             await asyncio.sleep(1.0)  # link up, web up, robot idle
             track = 1000
+            # One visitor first, not counted: the first greeting warms every cache up and
+            # would make the idle p99 (and so every ratio) look worse than it is.
+            sim.world.approach(track, 1)
+            await asyncio.wait_for(greeted.wait(), 30)
+            sim.world.leave(track)
+            deadline = time.monotonic() + 10
+            while set(reception.engine.running) != {"idle"}:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the robot did not return to idle")
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.5)
             context = multiprocessing.get_context("spawn")
             try:
                 for kind in LOADS:
@@ -272,7 +283,9 @@ def run() -> Result:
     result.notes = (
         f"{VISITORS} visitors per load; RealClock; the simulated Pepper over libqi on "
         "loopback with speech 100x faster; the web app on uvicorn on the same event loop "
-        "over 10,000 messages; each load from another process. The virtual-clock "
-        "figure is time_to_greet (bench_greeting)."
+        "over 10,000 messages; each load from another process; one warm-up visitor "
+        "first. The list load asks the same page (1,000 messages) again and again: pages "
+        "are cached until the schedule changes, and built one at a time on a worker "
+        "thread. The virtual-clock figure is time_to_greet (bench_greeting)."
     )
     return result
