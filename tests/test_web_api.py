@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 import time
@@ -344,3 +345,20 @@ async def test_a_database_locked_by_another_program_gets_503_soon_not_a_frozen_r
         other.close()
     async with httpx.AsyncClient(base_url=site.url, headers=bearer(site.staff_token)) as http:
         assert (await http.post("/api/v1/messages", json=kerst())).status_code == 201
+
+
+async def test_display_event_streams_are_bounded_per_address(site: Site) -> None:
+    async with httpx.AsyncClient(base_url=site.url, timeout=5) as http:
+        async with contextlib.AsyncExitStack() as open_streams:
+            for _ in range(8):
+                response = await open_streams.enter_async_context(
+                    http.stream("GET", "/display/hall-info/events")
+                )
+                assert response.status_code == 200
+            await asyncio.sleep(0.2)  # every stream is running
+            refused = await http.get("/display/hall-info/events")
+            assert refused.status_code == 429
+            assert "per address" in refused.json()["detail"]
+        await asyncio.sleep(0.1)  # the streams were closed: room again
+        async with http.stream("GET", "/display/hall-info/events") as again:
+            assert again.status_code == 200

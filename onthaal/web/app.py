@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import threading
 import tomllib
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -190,6 +191,8 @@ def _unprocessable(found: list[str]) -> HTTPException:
 log = logging.getLogger("onthaal.web")
 T = TypeVar("T")
 
+STREAMS_PER_ADDRESS = 8  # a screen player needs one; a few spare for reloads
+STREAMS_IN_ALL = 256
 DEFAULT_PAGE = 100  # messages per page of GET /api/v1/messages
 MAX_PAGE = 1000
 
@@ -296,19 +299,33 @@ def create_app(services: WebServices) -> FastAPI:
             {"display": display, "content": _display_content(services, display_id)},
         )
 
+    streams: Counter[str] = Counter()  # open display event streams per client address
+
     @app.get("/display/{display_id}/events")
-    async def display_events(display_id: str) -> StreamingResponse:
+    async def display_events(request: Request, display_id: str) -> StreamingResponse:
         if display_id not in {d.id for d in config.displays}:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no display {display_id!r}")
-
+        client = request.client.host if request.client else "?"
+        if streams[client] >= STREAMS_PER_ADDRESS or streams.total() >= STREAMS_IN_ALL:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many open display streams (at most {STREAMS_PER_ADDRESS} per address)",
+                headers={"Retry-After": "30"},
+            )
         async def stream() -> AsyncIterator[str]:
-            last = None
-            while True:
-                content = _display_content(services, display_id)
-                if content != last:
-                    last = content
-                    yield f"data: {json.dumps(content)}\n\n"
-                await asyncio.sleep(1.0)  # clock-ok: a browser connection lives in real time
+            streams[client] += 1  # counted while it runs (a stream never started never ends)
+            try:
+                last = None
+                while True:
+                    content = _display_content(services, display_id)
+                    if content != last:
+                        last = content
+                        yield f"data: {json.dumps(content)}\n\n"
+                    await asyncio.sleep(1.0)  # clock-ok: a browser connection lives in real time
+            finally:
+                streams[client] -= 1
+                if streams[client] <= 0:
+                    del streams[client]
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
