@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+
 from onthaal.cli import build_parser
+from onthaal.config import load_config
 from tests.configs import isolated_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,3 +102,39 @@ def test_init_makes_a_site_that_check_config_accepts_and_a_broken_one_is_named(
     assert broken.returncode == 2
     assert "[scheduler] database" in broken.stderr and "is a folder" in broken.stderr
     assert "[behaviours] texts" in broken.stderr
+
+
+def test_after_hostile_requests_the_process_still_stops_on_sigterm_in_time(
+    tmp_path: Path,
+) -> None:
+    """#15: costly rules, a 40 MB body and a sign-in flood leave SIGTERM working."""
+    config = isolated_config(tmp_path)
+    token = onthaal("users", "token", "probe", "--config", str(config)).stdout.strip()
+    port = load_config(config).web.port
+    process = subprocess.Popen(
+        [sys.executable, "-m", "onthaal", "sim", "--config", str(config), "--log-format", "json"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "health web: running" in line:
+            break
+    headers = {"Authorization": f"Bearer {token}"}
+    rule = {
+        "id": "costly", "title": "x", "content": {"nl": {"title": "x"}},
+        "targets": {"everything": True}, "starts": "2026-12-01T09:00",
+    }  # fmt: skip
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        for text in ("FREQ=DAILY;INTERVAL=0", "FREQ=SECONDLY"):
+            body = {**rule, "recurrence": {"rrule": text, "dayparts": ["09:00-10:00"]}}
+            assert http.post("/api/v1/messages", json=body, headers=headers).status_code == 422
+        for n in range(30):
+            http.post("/login", data={"name": f"flood-{n}", "password": "x", "csrf": "x"})
+        with contextlib.suppress(httpx.HTTPError):  # refused while still sending
+            http.post("/api/v1/messages", content=b"x" * 40_000_000, headers=headers)
+        assert http.get("/healthz").status_code in (200, 503)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err[-2000:]
+    assert time.monotonic() - started < 10.0
