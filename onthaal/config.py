@@ -8,6 +8,7 @@ every problem (not TOML, a wrong type, an unknown key, a bad URL, ...) into one 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -497,6 +498,29 @@ class Config(Section):
             seen.add(device.id)
         return devices
 
+    @model_validator(mode="after")
+    def _reachable_from_the_robot(self) -> Config:
+        """On a real Pepper the tablet is another device: loopback there is the tablet."""
+        if self.robot.backend == "naoqi":
+            host = urlsplit(self.behaviours.tablet_url).hostname or ""
+            if _is_loopback(host):
+                raise ValueError(
+                    f"behaviours.tablet_url: {self.behaviours.tablet_url!r} points at the "
+                    "tablet itself: Pepper's tablet is a separate device that reaches "
+                    "Onthaal over the network, so use this machine's address as the robot "
+                    "sees it (and a [web] host it listens on)"
+                )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 _TOML_POSITION = re.compile(r"^(?P<reason>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 
@@ -547,6 +571,8 @@ def _describe(error: Any) -> str:
         what = "section" if _is_section(error["loc"]) else "key"
         return f"{loc}: missing required {what}"
     message: str = error["msg"]
+    if kind == "value_error" and not error["loc"]:
+        return message.removeprefix("Value error, ")  # a whole-file rule names its keys
     if kind == "value_error":
         return f"{loc}: {message.removeprefix('Value error, ')}"
     if kind == "model_type":

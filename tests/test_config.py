@@ -236,3 +236,19 @@ def test_run_and_sim_refuse_a_bad_config_with_exit_2(
     for command in ("run", "sim"):
         assert main([command, "--config", str(path), "--duration", "1"]) == 2
         assert "robot.url: invalid URL" in capsys.readouterr().err
+
+
+def test_a_real_robot_with_a_loopback_tablet_address_is_refused_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "robot.toml"
+    path.write_text(VALID.replace('backend = "sim"', 'backend = "naoqi"'))
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: behaviours.tablet_url: 'http://127.0.0.1:8080/tablet'" in err
+    assert "separate device" in err
+    path.write_text(
+        VALID.replace('backend = "sim"', 'backend = "naoqi"')
+        + '\n[behaviours]\ntablet_url = "http://192.0.2.10:8080/tablet"\n'
+    )
+    assert load_config(path).behaviours.tablet_url == "http://192.0.2.10:8080/tablet"

@@ -312,6 +312,7 @@ def create_app(services: WebServices) -> FastAPI:
                 f"too many open display streams (at most {STREAMS_PER_ADDRESS} per address)",
                 headers={"Retry-After": "30"},
             )
+
         async def stream() -> AsyncIterator[str]:
             streams[client] += 1  # counted while it runs (a stream never started never ends)
             try:
