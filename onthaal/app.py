@@ -51,6 +51,7 @@ from robot.reception import TextsError
 from robot.staff import HandoverRequest, StaffNotifier
 from robot.stats import Tee
 from scheduler.dispatch import Dispatcher
+from scheduler.store import DatabaseUnusable
 
 log = logging.getLogger("onthaal.app")
 
@@ -427,6 +428,9 @@ async def serve(config: Config, mode: Mode) -> int:
     except (KnowledgeBaseError, TextsError) as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 2
+    except DatabaseUnusable as exc:
+        print(exc, file=sys.stderr)
         return 2
     if virtual is not None:
         await virtual.__aenter__()

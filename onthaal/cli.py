@@ -27,6 +27,7 @@ from onthaal.schedule_cli import run_schedule_command
 from onthaal.site import SiteError, check_site, init_site
 from onthaal.users_cli import add_parser as add_users_parser
 from onthaal.users_cli import run_users_command
+from scheduler.store import DatabaseUnusable
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -184,6 +185,14 @@ def entry() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``onthaal`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
+    try:
+        return _command(args)
+    except DatabaseUnusable as exc:  # any command: one line naming the file, exit 2
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _command(args: argparse.Namespace) -> int:
 
     if args.command == "check-config":
         path = args.path or args.config

@@ -18,8 +18,7 @@ from dialogue.kb import KnowledgeBaseError
 from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine
 from robot.reception import TextsError, load_texts
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
+from scheduler.store import DatabaseUnusable, check_database_file
 
 
 class SiteError(Exception):
@@ -64,11 +63,12 @@ def _writable_place(path: Path) -> str | None:
 
 def _foreign_database(path: Path) -> str | None:
     """Why an existing file is not a database Onthaal can open, or None."""
-    if not path.is_file() or path.stat().st_size == 0:
+    try:
+        check_database_file(path)  # the rule the stores themselves apply on open
+    except DatabaseUnusable as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    if not path.is_file():
         return None
-    with path.open("rb") as handle:
-        if handle.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
-            return "is not an SQLite database"
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             db.execute("PRAGMA schema_version").fetchone()

@@ -56,6 +56,37 @@ class StoreError(Exception):
     """A change the store refuses (unknown id, duplicate id)."""
 
 
+class DatabaseUnusable(Exception):
+    """A database file exists but is not one Onthaal can use; the message names it."""
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_database_file(path: Path | str) -> None:
+    """Refuse a file that is there but is no SQLite database (never replace it).
+
+    A zero-byte file used to be taken silently as a new empty database: every message,
+    account or audit entry gone without a word. Missing files are fine (created).
+    """
+    if str(path) == ":memory:":
+        return
+    file = Path(path)
+    if file.is_dir():
+        raise DatabaseUnusable(f"{file}: is a folder, not a database file")
+    if not file.exists():
+        return
+    size = file.stat().st_size
+    if size == 0:
+        raise DatabaseUnusable(
+            f"{file}: is empty (0 bytes), not a database; Onthaal will not treat it as a new "
+            "one. Restore it from a backup, or remove it to start with no data"
+        )
+    with file.open("rb") as handle:
+        if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+            raise DatabaseUnusable(f"{file}: is not an SQLite database; not opened, not changed")
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """One change to one message."""
@@ -91,6 +122,7 @@ class Store:
         locked before it raises ``sqlite3.OperationalError`` (keep it short on a loop
         the robot shares).
         """
+        check_database_file(path)
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._path = str(path)

@@ -138,3 +138,19 @@ def test_after_hostile_requests_the_process_still_stops_on_sigterm_in_time(
     _, err = process.communicate(timeout=20)
     assert process.returncode == 0, err[-2000:]
     assert time.monotonic() - started < 10.0
+
+
+def test_a_zero_byte_database_is_refused_by_name_and_left_untouched(tmp_path: Path) -> None:
+    """#20: an empty schedule.sqlite used to be taken as a new empty database."""
+    config = isolated_config(tmp_path)
+    database = tmp_path / "var" / "schedule.sqlite"
+    database.parent.mkdir(parents=True, exist_ok=True)
+    database.write_bytes(b"")
+    for command in (["sim", "--duration", "5"], ["schedule", "list"]):
+        done = onthaal(*command, "--config", str(config))
+        assert done.returncode == 2, done.stderr
+        assert f"{database}: is empty (0 bytes), not a database" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert database.stat().st_size == 0, "never replaced"
+    checked = onthaal("check-config", str(config))
+    assert checked.returncode == 2 and "[scheduler] database" in checked.stderr

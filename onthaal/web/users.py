@@ -19,6 +19,8 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from scheduler.store import check_database_file
+
 Role = Literal["staff", "admin"]
 ROLES: tuple[Role, ...] = ("staff", "admin")
 MIN_PASSWORD = 10
@@ -64,7 +66,8 @@ class Users:
     """The account database."""
 
     def __init__(self, path: Path | str) -> None:
-        """Open (and create) the database at ``path``."""
+        """Open (and create) the database at ``path``; refuses a file that is not one."""
+        check_database_file(path)
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
