@@ -104,25 +104,25 @@ def _check_cost(text: str) -> None:
             f"FREQ must be one of {', '.join(RRULE_FREQUENCIES)} (got {freq[:20] or 'none'}): "
             "the rule picks dates, the dayparts give the times of day"
         )
-    if "INTERVAL" in parts:
-        try:
-            interval = int(parts["INTERVAL"])
-        except ValueError:
-            raise ValueError("INTERVAL must be a whole number") from None
-        if not 1 <= interval <= MAX_RRULE_INTERVAL:
-            raise ValueError(f"INTERVAL must be between 1 and {MAX_RRULE_INTERVAL}")
+    _whole(parts, "INTERVAL", 1, MAX_RRULE_INTERVAL)
     if "COUNT" in parts and "UNTIL" in parts:
         raise ValueError("give COUNT or UNTIL, not both (RFC 5545)")
-    if "COUNT" in parts:
-        try:
-            count = int(parts["COUNT"])
-        except ValueError:
-            raise ValueError("COUNT must be a whole number") from None
-        if not 1 <= count <= MAX_RRULE_COUNT:
-            raise ValueError(f"COUNT must be between 1 and {MAX_RRULE_COUNT}")
+    _whole(parts, "COUNT", 1, MAX_RRULE_COUNT)
     for part in _SUB_DAILY_PARTS:
         if part in parts:
             raise ValueError(f"{part} is not allowed: the dayparts give the times of day")
+
+
+def _whole(parts: dict[str, str], name: str, lowest: int, highest: int) -> None:
+    """Check that rule part ``name``, if given, is a whole number in its range."""
+    if name not in parts:
+        return
+    try:
+        value = int(parts[name])
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number") from None
+    if not lowest <= value <= highest:
+        raise ValueError(f"{name} must be between {lowest} and {highest}")
 
 
 class Recurrence(BaseModel):
