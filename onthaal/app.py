@@ -28,6 +28,7 @@ from hw_sim.pepper import SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
 from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
 from onthaal.config import Config
+from onthaal.loop_watch import LoopWatch
 from onthaal.reception_stack import Reception, build_reception
 from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT, build_dispatcher, open_store
 from onthaal.signage_stack import broker_settings, build_signage
@@ -435,7 +436,12 @@ async def serve(config: Config, mode: Mode) -> int:
     if virtual is not None:
         await virtual.__aenter__()
     watcher = HealthWatcher(clock)
-    children = [*system.children, ChildSpec("health", watcher.run, RestartPolicy.PERMANENT)]
+    loop_watch = LoopWatch()
+    children = [
+        *system.children,
+        ChildSpec("health", watcher.run, RestartPolicy.PERMANENT),
+        ChildSpec("loop-watch", loop_watch.run, RestartPolicy.PERMANENT),
+    ]
     supervisor = supervisor_for(config, "onthaal", children, clock)
     watcher.watch(supervisor)
     system.web.watch(supervisor)
