@@ -209,8 +209,12 @@ def encode_eddystone_tlm(
     if temperature_c is None:
         temperature = 0x8000
     else:
-        if not -128 <= temperature_c < 128:
-            raise FrameError(f"temperature {temperature_c} °C is outside -128..128")
+        # 8.8 fixed point; -128.0 would be 0x8000, which a TLM frame reserves for
+        # "not supported".
+        if not -128 < temperature_c < 128:
+            raise FrameError(
+                f"temperature {temperature_c} °C is outside what TLM carries (-128..128)"
+            )
         temperature = round(temperature_c * 256) & 0xFFFF
     tenths = round(uptime_s * 10)
     if not (0 <= adv_count <= 0xFFFFFFFF and 0 <= tenths <= 0xFFFFFFFF):

@@ -13,6 +13,7 @@ from typing import Any
 
 from clock import VirtualClock
 from hw_sim.pepper import SimulatedPepper, Transport
+from hw_sim.pepper.in_flight import LibqiInFlight
 from onthaal.config import Config, load_config
 from onthaal.reception_stack import build_reception
 from robot.behaviour import BehaviourEngine
@@ -85,6 +86,10 @@ async def reception(
         sim = SimulatedPepper(clock, transport=transport)
         async with sim:
             robot = NaoqiRobot(sim.url, clock=clock, session_factory=sim.session_factory)
+            # Time waits for what is on its way through libqi (events could otherwise
+            # overtake each other on libqi's threads when the machine is busy).
+            if sim.transport == "libqi":
+                clock.watch_outside(LibqiInFlight(sim.world, robot.traffic))
             built = build_reception(config, REPO / "robot.toml", robot, clock)
             handovers: list[HandoverRequest] = []
             built.staff.subscribe(handovers.append)

@@ -91,7 +91,7 @@ def test_eddystone_uid_round_trips(namespace: bytes, instance: bytes, tx_power: 
 
 @given(
     st.integers(1, 0xFFFF) | st.none(),
-    st.integers(-128 * 256, 127 * 256).map(lambda n: n / 256) | st.none(),
+    st.integers(-128 * 256 + 1, 127 * 256).map(lambda n: n / 256) | st.none(),
     st.integers(0, 0xFFFFFFFF),
     st.integers(0, 0xFFFFFFFF).map(lambda n: n / 10),
 )
