@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from bench.common import ROOT, Result, median, percentile
 from clock import VirtualClock
-from hw_sim.pepper import SimulatedPepper
+from hw_sim.pepper import FOUR_VOICES, SimulatedPepper
 from onthaal.config import load_config
 from onthaal.reception_stack import build_reception
 from robot.naoqi import NaoqiRobot
@@ -30,7 +30,7 @@ async def _measure() -> list[float]:
     # Tuesday 10:00 in Brussels: open
     async with (
         VirtualClock(datetime(2026, 11, 24, 9, tzinfo=UTC), settle=0.002) as clock,
-        SimulatedPepper(clock, transport="libqi") as sim,
+        SimulatedPepper(clock, transport="libqi", settings=FOUR_VOICES) as sim,
         NaoqiRobot(sim.url, clock=clock, session_factory=sim.session_factory) as robot,
     ):
         reception = build_reception(config, ROOT / "robot.toml", robot, clock)

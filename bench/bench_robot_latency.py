@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from bench.common import Result, median, percentile
 from clock import VirtualClock
-from hw_sim.pepper import SimulatedPepper
+from hw_sim.pepper import FOUR_VOICES, SimulatedPepper
 from robot.hal import PersonApproached
 from robot.naoqi import NaoqiRobot
 
@@ -29,7 +29,7 @@ async def _measure() -> list[float]:
     samples: list[float] = []
     async with (
         VirtualClock(datetime(2026, 11, 24, 8, tzinfo=UTC)) as clock,
-        SimulatedPepper(clock, transport="libqi") as sim,
+        SimulatedPepper(clock, transport="libqi", settings=FOUR_VOICES) as sim,
         NaoqiRobot(sim.url, clock=clock, session_factory=sim.session_factory) as robot,
     ):
         arrived = asyncio.Event()

@@ -24,7 +24,7 @@ from hw_sim.ble import BeaconField
 from hw_sim.journal import Journal
 from hw_sim.mqtt_broker import EmbeddedBroker
 from hw_sim.mqtt_in_flight import MqttInFlight
-from hw_sim.pepper import SimulatedPepper, libqi_available
+from hw_sim.pepper import PepperSettings, SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
 from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
 from onthaal.config import Config
@@ -143,6 +143,8 @@ def reception_children(config: Config, mode: Mode, clock: Clock, journal: Journa
     robot_settings = {
         "clock": clock,
         "autonomous_life": config.robot.autonomous_life,
+        "take_focus": config.robot.take_focus,
+        "zone_limits": config.robot.zone_limits,
         "call_timeout": config.robot.call_timeout,
     }
     if not mode.simulate and config.robot.backend == "naoqi":
@@ -159,6 +161,7 @@ def reception_children(config: Config, mode: Mode, clock: Clock, journal: Journa
         journal,
         listen=config.sim.robot_listen,
         transport=config.sim.transport,
+        settings=pepper_settings(config),
     )
     robot = NaoqiRobot(
         lambda: sim.url,
@@ -390,6 +393,16 @@ class System:
     web: WebParts
 
 
+def pepper_settings(config: Config) -> PepperSettings:
+    """The simulated Pepper as ``[sim]`` describes it."""
+    return PepperSettings(
+        languages=tuple(config.sim.robot_languages),
+        preferred_language=config.sim.preferred_language,
+        reidentify_rate=config.sim.reidentify_rate,
+        seed=config.sim.seed,
+    )
+
+
 def build_system(config: Config, mode: Mode, clock: Clock, journal: Journal) -> System:
     """All supervised children, in start order (raises KnowledgeBaseError, TextsError)."""
     robot = reception_children(config, mode, clock, journal)
@@ -477,7 +490,13 @@ async def serve_sim_robot(config: Config, listen: str, journal: Path | None) -> 
         return 1
     clock = VirtualClock(datetime.now(UTC), speed=config.sim.speed)
     async with clock:
-        sim = SimulatedPepper(clock, Journal(clock, journal), listen=listen, transport="libqi")
+        sim = SimulatedPepper(
+            clock,
+            Journal(clock, journal),
+            listen=listen,
+            transport="libqi",
+            settings=pepper_settings(config),
+        )
         supervisor = supervisor_for(config, "sim-robot", [ChildSpec("sim-pepper", sim.run)], clock)
         remove_handlers = install_signal_handlers(supervisor)
         runner = asyncio.create_task(supervisor.run())

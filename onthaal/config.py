@@ -14,7 +14,7 @@ import re
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -135,9 +135,28 @@ class RobotConfig(Section):
         default="solitary",
         description="ALAutonomousLife state set on connect; 'solitary' keeps people perception on.",
     )
+    take_focus: bool = Field(
+        default=True,
+        description="Stop the Launchpad and any activity Autonomous Life focuses (the "
+        "robot's own dialog), so Onthaal keeps the voice, recogniser and tablet.",
+    )
+    zone_limits: tuple[float, float] | None = Field(
+        default=None,
+        description="ALEngagementZones first and second limit in metres (unset: the robot's).",
+    )
     call_timeout: float = Field(
         default=10.0, gt=0, description="Seconds a robot call may take before it fails."
     )
+
+    @field_validator("zone_limits")
+    @classmethod
+    def _zone_limits(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 < value[0] < value[1] <= 5:
+            raise ValueError("needs 0 < first < second <= 5 metres")
+        return value
+
+
+NaoqiLanguage = Literal["Dutch", "French", "English", "German"]
 
 
 class SimConfig(Section):
@@ -160,6 +179,31 @@ class SimConfig(Section):
     journal: str | None = Field(
         default=None, description="Write the simulator's action journal (JSON lines) here."
     )
+    robot_languages: list[NaoqiLanguage] = Field(
+        default=["English", "Dutch"],
+        min_length=1,
+        description="Voices installed on the simulated Pepper (one ships with English and "
+        "one more; others need a licence).",
+    )
+    preferred_language: NaoqiLanguage = Field(
+        default="Dutch",
+        description="The simulated Pepper's preferred language (what Autonomous Life resets to).",
+    )
+    reidentify_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Chance that the simulated Pepper loses a visitor in front of it and "
+        "finds them again under a new id.",
+    )
+
+    @model_validator(mode="after")
+    def _preferred_installed(self) -> Self:
+        if self.preferred_language not in self.robot_languages:
+            raise ValueError(
+                f"preferred_language {self.preferred_language!r} is not in robot_languages"
+            )
+        return self
 
 
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -243,6 +287,20 @@ class BehavioursConfig(Section):
     tablet_url: str = Field(
         default="http://127.0.0.1:8080/tablet",
         description="Base URL of the pages the robot's tablet shows.",
+    )
+    same_person_within: float = Field(
+        default=3.0,
+        ge=0,
+        le=30,
+        description="Seconds within which a new id in zone 1 is taken for the visitor the "
+        "robot just lost there (NAOqi gives a person found again a new id).",
+    )
+    guide_step: float = Field(
+        default=0.5,
+        ge=0,
+        le=1.0,
+        description="Metres the robot steps towards a desk when it points the way (0: it "
+        "only points).",
     )
 
 

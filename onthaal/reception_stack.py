@@ -46,6 +46,8 @@ def build_reception(config: Config, config_path: Path, robot: RobotHAL, clock: C
         regreet_after=b.regreet_after,
         invite_every=b.invite_every,
         tablet_url=b.tablet_url,
+        same_person_within=b.same_person_within,
+        guide_step=b.guide_step,
     )
     staff = StaffNotifier()
     situation = Situation(clock, dialogue, texts, settings, staff, statistics)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import html
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from clock import Clock
-from robot.hal import RobotError, RobotEvent, RobotHAL
+from robot.hal import LanguageUnavailable, RobotError, RobotEvent, RobotHAL
 
 log = logging.getLogger("onthaal.robot.behaviour")
 
@@ -71,13 +72,24 @@ class Context:
             raise Preempted
 
     async def say(self, text: str, language: str, *, animated: bool = True) -> None:
-        """Say ``text`` sentence by sentence, giving way between sentences if asked."""
-        for sentence in sentences(text):
-            self.checkpoint()
-            if animated:
-                await self.robot.animated_say(sentence, language)  # type: ignore[arg-type]
-            else:
-                await self.robot.say(sentence, language)  # type: ignore[arg-type]
+        """Say ``text`` sentence by sentence, giving way between sentences if asked.
+
+        When the robot has no voice for ``language`` (a licence not bought), the text is
+        shown on the tablet instead, so the visitor still gets the answer.
+        """
+        try:
+            for sentence in sentences(text):
+                self.checkpoint()
+                if animated:
+                    await self.robot.animated_say(sentence, language)  # type: ignore[arg-type]
+                else:
+                    await self.robot.say(sentence, language)  # type: ignore[arg-type]
+        except LanguageUnavailable:
+            log.info("no voice for %s on the robot; the answer is shown on the tablet", language)
+            await self.robot.show_html(
+                f'<html lang="{html.escape(language)}"><body style="font-size:2.5em">'
+                f"<p>{html.escape(text)}</p></body></html>"
+            )
 
     async def wait_for(self, condition: Awaitable[Any]) -> Any:
         """Wait for ``condition`` but give way if asked to while waiting."""

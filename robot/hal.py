@@ -66,6 +66,22 @@ class RobotCommandFailed(RobotError):
         self.reason = reason
 
 
+class LanguageUnavailable(RobotError):
+    """The robot has no voice (or recogniser) installed for this language."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__(f"no voice installed on the robot for {language!r}")
+        self.language = language
+
+
+class MoveBlocked(RobotError):
+    """A move stopped short or was refused (an obstacle, the charger, the hatch)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"move did not finish: {reason}")
+        self.reason = reason
+
+
 class InvalidCommand(RobotError, ValueError):
     """The command is out of bounds (too far, too fast, unknown posture); not sent."""
 
@@ -84,6 +100,17 @@ class PersonApproached:
 @dataclass(frozen=True)
 class PersonLeft:
     """A tracked person is no longer seen."""
+
+    track_id: str
+
+
+@dataclass(frozen=True)
+class PersonOutOfSight:
+    """A tracked person is not seen right now (NAOqi drops them a few seconds later).
+
+    Seen in zone 1 just before, and another id appearing there at once, it is most
+    likely the same person found again under a new id.
+    """
 
     track_id: str
 
@@ -134,6 +161,7 @@ class ConnectionRestored:
 RobotEvent = (
     PersonApproached
     | PersonLeft
+    | PersonOutOfSight
     | UtteranceHeard
     | TabletTouched
     | HeadTouched
@@ -195,6 +223,11 @@ class RobotHAL(Protocol):
 
     def events(self) -> EventStream:
         """Subscribe to everything the robot senses, from now on."""
+        ...
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """The languages the robot can speak (Onthaal's codes), as read at connect."""
         ...
 
     async def say(self, text: str, language: Language) -> None:

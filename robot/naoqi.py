@@ -2,8 +2,17 @@
 
 It speaks to the NAOqi services a Pepper really has (ALTextToSpeech, ALAnimatedSpeech,
 ALTabletService, ALMotion, ALRobotPosture, ALLeds, ALBattery, ALAutonomousLife,
-ALSpeechRecognition) and subscribes to the real ALMemory event keys. The same code
-drives the simulated Pepper in ``hw_sim/pepper``, which listens on loopback.
+ALSpeechRecognition, ALPeoplePerception, ALEngagementZones) with their typed overloads,
+and subscribes to the real ALMemory event keys. The same code drives the simulated
+Pepper in ``hw_sim/pepper``, which refuses what NAOqi 2.5 refuses.
+
+On a robot, Autonomous Life shares the robot with Onthaal. On connect the link reads its
+state and focus, asks for the configured state without failing when NAOqi refuses
+(interactive → solitary is refused by design), stops the Launchpad, takes the focus back
+from the robot's own dialog, and subscribes the people extractors itself (Life runs them
+only in solitary). Every Autonomous Life change resets the voice and recogniser language
+and the tablet; the link watches ``AutonomousLife/State`` and re-applies both. Speech
+uses ``say(text, language)``, so a reset can never make French come out in a Dutch voice.
 
 The link is owned by :meth:`NaoqiRobot.run` (a supervised child, or the task behind
 ``async with``): it connects, notices a drop through the session's ``disconnected``
@@ -19,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -40,11 +49,15 @@ from robot.hal import (
     HeadTouched,
     InvalidCommand,
     Language,
+    LanguageUnavailable,
+    MoveBlocked,
     PersonApproached,
     PersonLeft,
+    PersonOutOfSight,
     Posture,
     RobotCommandFailed,
     RobotDisconnected,
+    RobotError,
     RobotEvent,
     RobotTimeout,
     TabletTouched,
@@ -71,9 +84,17 @@ HEAD_KEYS = {
 }
 #: Raised by Onthaal's own tablet pages (through QiMessaging JS) when an element is tapped.
 KEY_TABLET_TAPPED = "Onthaal/TabletTapped"
+KEY_VISIBLE = "PeoplePerception/VisiblePeopleList"
+KEY_LIFE_STATE = "AutonomousLife/State"
+KEY_FOCUS = "AutonomousLife/FocusedActivity"
+KEY_MOVE_FAILED = "ALMotion/MoveFailed"
 EVENT_KEYS = (
     *ZONE_KEYS,
     KEY_PERSON_LEFT,
+    KEY_VISIBLE,
+    KEY_LIFE_STATE,
+    KEY_FOCUS,
+    KEY_MOVE_FAILED,
     KEY_WORD_RECOGNIZED,
     KEY_TABLET_TAPPED,
     *HEAD_KEYS,
@@ -92,7 +113,14 @@ SERVICES = (
     "ALBattery",
     "ALAutonomousLife",
     "ALSpeechRecognition",
+    "ALPeoplePerception",
+    "ALEngagementZones",
 )
+
+#: Extractors compute only while subscribed; Autonomous Life runs them only in solitary.
+EXTRACTORS = ("ALPeoplePerception", "ALEngagementZones")
+#: The name Onthaal subscribes extractors under.
+SUBSCRIBER = "Onthaal"
 
 # Messages libqi uses when the other end is gone (as opposed to a refusal by the robot).
 _LINK_ERRORS = ("not connected", "Service removed", "Session closed", "Connect error")
@@ -114,7 +142,11 @@ class _Link:
     proxies: dict[str, Any]
     subscriptions: list[tuple[Any, int]]
     lost: asyncio.Future[str]
-    tts_language: str | None = None
+    tts_language: str | None = None  # None: unknown (after an Autonomous Life reset)
+    languages: frozenset[str] = frozenset()  # Onthaal codes with a voice on the robot
+    visible: set[str] = field(default_factory=set)
+    life_state: str = ""
+    move_failure: str | None = None
 
 
 class _Stream:
@@ -162,6 +194,8 @@ class NaoqiRobot:
         clock: Clock,
         session_factory: SessionFactory | None = None,
         autonomous_life: str | None = "solitary",
+        take_focus: bool = True,
+        zone_limits: tuple[float, float] | None = None,
         call_timeout: float = 10.0,
         reconnect_initial: float = 0.2,
         reconnect_max: float = 10.0,
@@ -173,13 +207,19 @@ class NaoqiRobot:
         is only known once it listens).
 
         ``session_factory`` makes a ``qi.Session`` (the default) or anything with its
-        surface; ``autonomous_life`` is the ALAutonomousLife state set on every connect
-        (``None`` leaves it alone); ``call_timeout`` bounds each call in real seconds.
+        surface; ``autonomous_life`` is the ALAutonomousLife state asked for on every
+        connect (``None`` leaves it alone; a refusal is logged, never fatal);
+        ``take_focus`` stops the Launchpad and any activity Autonomous Life focuses (the
+        robot's own dialog would otherwise take the voice, recogniser and tablet);
+        ``zone_limits`` sets ALEngagementZones' first and second limit in metres;
+        ``call_timeout`` bounds each call in real seconds.
         """
         self._url_source = url
         self._clock = clock
         self._session_factory = session_factory or _default_session_factory
         self._autonomous_life = autonomous_life
+        self._take_focus = take_focus
+        self._zone_limits = zone_limits
         self._call_timeout = call_timeout
         self._reconnect = wait_exponential(multiplier=reconnect_initial, max=reconnect_max)
         self._event_buffer = event_buffer
@@ -189,6 +229,9 @@ class NaoqiRobot:
         self._speech_lock = asyncio.Lock()
         self._connected_once = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._shown: str | None = None  # the page the tablet should show (re-shown on reset)
+        self._asr_language: str | None = None
+        self._reapplying: asyncio.Task[None] | None = None
         # What is on its way through libqi (a simulation waits for it before time moves).
         self.traffic = Traffic()
 
@@ -202,6 +245,11 @@ class NaoqiRobot:
     def connected(self) -> bool:
         """Whether the link is up right now."""
         return self._link is not None and not self._link.lost.done()
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """Onthaal languages the robot has a voice for (read at connect; empty before)."""
+        return self._link.languages if self._link is not None else frozenset()
 
     async def __aenter__(self) -> Self:
         """Start the link and wait (up to ``call_timeout``) for the first connection."""
@@ -279,9 +327,50 @@ class NaoqiRobot:
             stream.queue.put_nowait(event)
 
     def _on_memory_event(self, key: str, value: Any) -> None:
+        link = self._link
+        if key == KEY_VISIBLE and link is not None and isinstance(value, list | tuple):
+            in_sight = {str(person) for person in value}
+            for track in sorted(link.visible - in_sight):
+                self._emit(PersonOutOfSight(track_id=track))
+            link.visible = in_sight
+            return
+        if key in (KEY_LIFE_STATE, KEY_FOCUS) and link is not None:
+            self._life_changed(link, key, str(value))
+            return
+        if key == KEY_MOVE_FAILED and link is not None:
+            link.move_failure = str(value[0]) if isinstance(value, list | tuple) else str(value)
+            return
         event = self._translate(key, value)
         if event is not None:
             self._emit(event)
+
+    def _life_changed(self, link: _Link, key: str, value: str) -> None:
+        """Autonomous Life changed state or focus: NAOqi has reset language and tablet."""
+        if key == KEY_LIFE_STATE:
+            log.info("Autonomous Life is now %s", value)
+            link.life_state = value
+        elif value:
+            log.warning("Autonomous Life focused %r", value)
+        link.tts_language = None  # reset to the preferred language behind our back
+        if self._reapplying is None or self._reapplying.done():
+            self._reapplying = asyncio.create_task(self._reapply(link), name="naoqi-reapply")
+
+    async def _reapply(self, link: _Link) -> None:
+        """Put back what the reset took: the focus, the recogniser's language, the page."""
+        try:
+            if self._take_focus and await self._call("ALAutonomousLife", "focusedActivity"):
+                await self._call("ALAutonomousLife", "stopFocus")
+                log.warning("took the robot back from its own activity")
+            if self._asr_language is not None:
+                await self._call("ALSpeechRecognition", "setLanguage", self._asr_language)
+            if self._shown is not None:
+                await self._call("ALTabletService", "showWebview", self._shown)
+            log.info(
+                "after the Autonomous Life change: language %s and page re-applied",
+                self._asr_language,
+            )
+        except RobotError as exc:
+            log.warning("could not re-apply after an Autonomous Life change: %s", exc)
 
     def _translate(self, key: str, value: Any) -> RobotEvent | None:
         if key in ZONE_KEYS:
@@ -337,10 +426,12 @@ class NaoqiRobot:
                 )
                 link_id = await self._await(subscriber.signal.connect(callback, _async=True))
                 link.subscriptions.append((subscriber, link_id))
-            if self._autonomous_life is not None:
-                await self._await(
-                    proxies["ALAutonomousLife"].setState(self._autonomous_life, _async=True)
-                )
+            await self._share_with_autonomous_life(link)
+            for extractor in EXTRACTORS:
+                await self._await(proxies[extractor].subscribe(SUBSCRIBER, _async=True))
+            if self._zone_limits is not None:
+                await self._set_zone_limits(proxies["ALEngagementZones"], *self._zone_limits)
+            link.languages = await self._installed_languages(proxies)
             link.tts_language = await self._await(
                 proxies["ALTextToSpeech"].getLanguage(_async=True)
             )
@@ -356,12 +447,70 @@ class NaoqiRobot:
             raise
         self._link = link
 
+    async def _share_with_autonomous_life(self, link: _Link) -> None:
+        """Read Life's state and focus, ask for ours, never fail the link over it."""
+        life = link.proxies["ALAutonomousLife"]
+        link.life_state = await self._await(life.getState(_async=True))
+        if self._autonomous_life is not None and link.life_state != self._autonomous_life:
+            try:
+                await self._await(life.setState(self._autonomous_life, _async=True))
+                link.life_state = self._autonomous_life
+            except QiCallError as exc:
+                # "Manual change from interactive to solitary state will fail."
+                log.warning(
+                    "Autonomous Life stays %s (asked for %s): %s",
+                    link.life_state,
+                    self._autonomous_life,
+                    str(exc).split("\n", 1)[0],
+                )
+        if not self._take_focus:
+            return
+        try:
+            await self._await(life.stopMonitoringLaunchpadConditions(_async=True))
+        except (QiCallError, AttributeError) as exc:  # not every NAOqi has it
+            log.warning("could not stop the Launchpad: %s", exc)
+        focused = await self._await(life.focusedActivity(_async=True))
+        if focused:
+            await self._await(life.stopFocus(_async=True))
+            log.warning("took the robot back from %r", focused)
+
+    async def _set_zone_limits(self, zones: Any, first: float, second: float) -> None:
+        # The second limit first when growing, so first < second holds at every step.
+        order = [("setSecondLimitDistance", second), ("setFirstLimitDistance", first)]
+        current = await self._await(zones.getSecondLimitDistance(_async=True))
+        if second < current:
+            order.reverse()
+        for method, metres in order:
+            if not await self._await(getattr(zones, method)(float(metres), _async=True)):
+                log.warning("the robot refused %s(%g)", method, metres)
+
+    async def _installed_languages(self, proxies: dict[str, Any]) -> frozenset[str]:
+        """Onthaal languages with both a voice and a recogniser on the robot."""
+        voices = await self._await(proxies["ALTextToSpeech"].getAvailableLanguages(_async=True))
+        ears = await self._await(proxies["ALSpeechRecognition"].getAvailableLanguages(_async=True))
+        installed = frozenset(
+            code for code, name in NAOQI_LANGUAGE.items() if name in voices and name in ears
+        )
+        missing = sorted(set(NAOQI_LANGUAGE) - installed)
+        if missing:
+            log.warning(
+                "the robot has no voice for %s; those visitors are answered on screen",
+                ", ".join(missing),
+            )
+        return installed
+
     async def _teardown(self, *, release: bool) -> None:
         """Forget the current link; with ``release``, unsubscribe politely first."""
         link, self._link = self._link, None
         if link is None:
             return
+        if self._reapplying is not None:
+            self._reapplying.cancel()
+            self._reapplying = None
         if release and not link.lost.done():
+            for extractor in EXTRACTORS:
+                with contextlib.suppress(Exception):
+                    await self._await(link.proxies[extractor].unsubscribe(SUBSCRIBER, _async=True))
             for subscriber, link_id in link.subscriptions:
                 with contextlib.suppress(Exception):
                     await self._await(subscriber.signal.disconnect(link_id, _async=True))
@@ -399,15 +548,26 @@ class NaoqiRobot:
             raise InvalidCommand(f"unsupported language {language!r}")
         if not text.strip():
             return
+        link = self._link
+        if link is not None and language not in link.languages:
+            raise LanguageUnavailable(language)
         async with self._speech_lock:
             name = NAOQI_LANGUAGE[language]
+            if self._asr_language != name:
+                await self._call("ALSpeechRecognition", "setLanguage", name)
+                self._asr_language = name
+            # Speech takes time: allow a generous 1 s per 8 characters on top of the usual.
+            timeout = self._call_timeout + len(text) / 8
+            if service == "ALTextToSpeech":
+                # say(text, language): this sentence in this voice, whatever was reset.
+                await self._call(service, "say", text, name, timeout=timeout)
+                return
+            # ALAnimatedSpeech has no language overload: set the voice when it may differ.
             link = self._link
             if link is not None and link.tts_language != name:
                 await self._call("ALTextToSpeech", "setLanguage", name)
-                await self._call("ALSpeechRecognition", "setLanguage", name)
                 link.tts_language = name
-            # Speech takes time: allow a generous 1 s per 8 characters on top of the usual.
-            await self._call(service, "say", text, timeout=self._call_timeout + len(text) / 8)
+            await self._call(service, "say", text, timeout=timeout)
 
     async def say(self, text: str, language: Language) -> None:
         """Speak plainly with ALTextToSpeech."""
@@ -418,7 +578,8 @@ class NaoqiRobot:
         await self._speak("ALAnimatedSpeech", text, language)
 
     async def show_url(self, url: str) -> None:
-        """Show a web page with ALTabletService.showWebview."""
+        """Show a web page with ALTabletService.showWebview (re-shown after a reset)."""
+        self._shown = url
         if not await self._call("ALTabletService", "showWebview", url):
             raise RobotCommandFailed("ALTabletService", "showWebview", f"refused {url!r}")
 
@@ -433,6 +594,7 @@ class NaoqiRobot:
 
     async def hide_tablet(self) -> None:
         """Hide whatever the tablet shows (ALTabletService.hide)."""
+        self._shown = None
         await self._call("ALTabletService", "hide")
 
     async def stop_speech(self) -> None:
@@ -452,7 +614,11 @@ class NaoqiRobot:
         await self._call("ALMotion", "angleInterpolationWithSpeed", joints, [1.5, 0.0, 0.0], 0.3)
 
     async def move(self, x: float, y: float, theta: float, speed: float = 0.2) -> None:
-        """ALMotion.moveTo within Onthaal's bounds (1 m, half a turn, 0.35 m/s)."""
+        """ALMotion.moveTo within Onthaal's bounds (1 m, half a turn, 0.35 m/s).
+
+        Raises :class:`MoveBlocked` when the robot stops short (an obstacle) or refuses
+        (on its charger, hatch open).
+        """
         if max(abs(x), abs(y)) > MAX_STEP_METRES:
             raise InvalidCommand(f"refusing to move more than {MAX_STEP_METRES} m ({x}, {y})")
         if abs(theta) > MAX_TURN_RADIANS:
@@ -460,15 +626,22 @@ class NaoqiRobot:
         if not 0 < speed <= MAX_SPEED_M_S:
             raise InvalidCommand(f"speed must be in (0, {MAX_SPEED_M_S}] m/s, got {speed}")
         seconds = (abs(x) + abs(y)) / speed + abs(theta) / 0.5
-        await self._call(
+        link = self._link
+        if link is not None:
+            link.move_failure = None
+        arrived = await self._call(
             "ALMotion",
             "moveTo",
-            x,
-            y,
-            theta,
-            [["MaxVelXY", speed]],
+            float(x),
+            float(y),
+            float(theta),
+            [["MaxVelXY", float(speed)]],
             timeout=self._call_timeout + seconds,
         )
+        if not arrived:
+            # moveTo is "False if it was interrupted"; ALMotion/MoveFailed says why.
+            reason = link.move_failure if link is not None else None
+            raise MoveBlocked(reason or "interrupted")
 
     async def turn(self, theta: float) -> None:
         """Turn on the spot."""

@@ -17,6 +17,7 @@ idle                      0  eyes and tablet welcome screen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tomllib
 from dataclasses import dataclass, field
@@ -28,8 +29,10 @@ from robot.behaviour import Behaviour, Context, Interrupt, Resource
 from robot.hal import (
     BatteryChanged,
     BatteryState,
+    MoveBlocked,
     PersonApproached,
     PersonLeft,
+    PersonOutOfSight,
     RobotEvent,
     TabletTouched,
     UtteranceHeard,
@@ -45,6 +48,7 @@ TEXT_KEYS = (
     "invite",
     "closed",
     "guide",
+    "guide_blocked",
     "handover",
     "low_battery",
     "recharged",
@@ -88,6 +92,10 @@ class ReceptionSettings:
     regreet_after: float = 300.0
     invite_every: float = 120.0
     tablet_url: str = "http://127.0.0.1:8080/tablet"
+    #: Seconds within which a new id in zone 1 is taken for a visitor lost there.
+    same_person_within: float = 3.0
+    #: Metres the robot steps towards a desk while pointing (0: it only points).
+    guide_step: float = 0.5
 
 
 @dataclass
@@ -102,12 +110,18 @@ class Situation:
     statistics: Statistics = field(default_factory=NoStatistics)
     visitors: dict[str, int] = field(default_factory=dict)  # track id -> zone
     greeted: dict[str, float] = field(default_factory=dict)  # track id -> when (monotonic)
+    lost: dict[str, float] = field(default_factory=dict)  # lost in zone 1 -> when (monotonic)
+    found: dict[str, float] = field(default_factory=dict)  # new in zone 1 -> when (monotonic)
+    out_of_sight: set[str] = field(default_factory=set)
     engaged: str | None = None
     engaged_left: bool = False
     conversation: Conversation | None = None
     inbox: asyncio.Queue[UtteranceHeard | TabletTouched] = field(default_factory=asyncio.Queue)
     battery: BatteryState = field(default_factory=lambda: BatteryState(100, False))
     resting: bool = False
+    listening: bool = False  # the conversation waits for the visitor's next words
+    turned: float = 0.0  # radians the robot has turned away from its place (guiding)
+    stepped: float = 0.0  # metres it has stepped away from it
     last_invite: float | None = None
     battery_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -117,9 +131,26 @@ class Situation:
         """Update what we know from one robot event."""
         match event:
             case PersonApproached(track_id=track, zone=zone):
+                if zone == 1 and track not in self.visitors:
+                    self.found[track] = self.clock.monotonic()
+                    self._same_person()
                 self.visitors[track] = zone
+                if zone > 1:
+                    self.lost.pop(track, None)  # not lost: walking away
+                    if track in self.out_of_sight and track == self.engaged:
+                        self.engaged_left = True
+            case PersonOutOfSight(track_id=track):
+                self.out_of_sight.add(track)
+                if self.visitors.get(track) == 1:
+                    self.lost[track] = self.clock.monotonic()  # maybe found again at once
+                    self._same_person()
+                elif track == self.engaged:
+                    self.engaged_left = True  # walked away: say goodbye now
             case PersonLeft(track_id=track):
                 self.visitors.pop(track, None)
+                self.lost.pop(track, None)
+                self.found.pop(track, None)
+                self.out_of_sight.discard(track)
                 if track == self.engaged:
                     self.engaged_left = True
             case UtteranceHeard() | TabletTouched() if self.engaged is not None:
@@ -127,6 +158,28 @@ class Situation:
             case BatteryChanged(percent=percent, charging=charging):
                 self.battery = BatteryState(percent, charging)
                 self.battery_changed.set()
+
+    def _same_person(self) -> None:
+        """A greeted visitor lost in zone 1 and a new id there within a few seconds: one person.
+
+        NAOqi gives a person it loses and finds again a new id; without this they would
+        be welcomed twice, and their conversation dropped when the old id is removed.
+        The two events may come in either order (libqi does not order different keys).
+        """
+        now, window = self.clock.monotonic(), self.settings.same_person_within
+        for table in (self.lost, self.found):
+            for track, when in list(table.items()):
+                if now - when > window:
+                    del table[track]
+        for old in [t for t in self.lost if t in self.greeted]:
+            new = next((t for t in self.found if t not in self.greeted and t != old), None)
+            if new is None:
+                return
+            del self.lost[old], self.found[new]
+            self.greeted[new] = self.greeted[old]
+            if self.engaged == old:
+                self.engaged = new
+            log.info("a visitor was found again under a new id; still the same person")
 
     # -- questions the behaviours ask ----------------------------------------------------
 
@@ -278,7 +331,7 @@ class Converse(Behaviour):
 
     name = "converse"
     priority = 40
-    resources = frozenset({Resource.VOICE, Resource.TABLET, Resource.ARMS})
+    resources = frozenset({Resource.VOICE, Resource.TABLET, Resource.ARMS, Resource.WHEELS})
 
     def wants(self, s: Situation) -> bool:
         return s.engaged is not None and not s.engaged_left and s.conversation is not None
@@ -286,7 +339,11 @@ class Converse(Behaviour):
     async def run(self, ctx: Context) -> None:
         s: Situation = ctx.situation
         while s.conversation is not None:
-            heard = await ctx.wait_for(s.inbox.get())
+            s.listening = True
+            try:
+                heard = await ctx.wait_for(s.inbox.get())
+            finally:
+                s.listening = False
             if isinstance(heard, TabletTouched):
                 await self._tablet(ctx, s, heard.element)
                 continue
@@ -312,12 +369,47 @@ class Converse(Behaviour):
 
 
 async def guide(ctx: Context, s: Situation, reply: Reply) -> None:
-    """Show the route to the reply's desk on the tablet and point the way."""
+    """Show the route to the reply's desk on the tablet and point the way.
+
+    With ``guide_step``, the robot turns to the desk and takes a step towards it while
+    pointing, then comes back. A step that is blocked (someone in the way, the robot on
+    its charger) is said out loud: the route stays on the screen.
+    """
     assert reply.desk is not None
     await ctx.robot.show_url(s.page(f"route/{reply.desk.id}", reply.language))
     ctx.checkpoint()
     await ctx.say(s.text("guide", reply.language), reply.language)
-    await ctx.robot.point(reply.desk.direction)
+    step, direction = s.settings.guide_step, reply.desk.direction
+    if step <= 0:
+        await ctx.robot.point(direction)
+        return
+    try:
+        await ctx.robot.turn(direction)
+        s.turned = direction
+        await ctx.robot.move(step, 0.0, 0.0)
+        s.stepped = step
+    except MoveBlocked as blocked:
+        log.info("guide move blocked: %s", blocked.reason)
+        ctx.checkpoint()
+        await ctx.say(s.text("guide_blocked", reply.language), reply.language)
+    await ctx.robot.point(0.0 if s.turned else direction)
+    await back_in_place(ctx, s)
+
+
+async def back_in_place(ctx: Context, s: Situation) -> None:
+    """Step back and turn back to where the robot stands to welcome people.
+
+    Only moves that finished are undone; a step stopped short at an obstacle ends a few
+    centimetres out at most, which the robot's own obstacle margin absorbs.
+    """
+    if s.stepped:
+        with contextlib.suppress(MoveBlocked):
+            await ctx.robot.move(-s.stepped, 0.0, 0.0)
+        s.stepped = 0.0
+    if s.turned:
+        with contextlib.suppress(MoveBlocked):
+            await ctx.robot.turn(-s.turned)
+        s.turned = 0.0
 
 
 async def hand_over(ctx: Context, s: Situation, reply: Reply) -> None:
@@ -354,13 +446,14 @@ class Idle(Behaviour):
 
     name = "idle"
     priority = 0
-    resources = frozenset({Resource.TABLET, Resource.EYES})
+    resources = frozenset({Resource.TABLET, Resource.EYES, Resource.WHEELS})
 
     def wants(self, s: Situation) -> bool:
         return s.engaged is None and not s.resting
 
     async def run(self, ctx: Context) -> None:
         s: Situation = ctx.situation
+        await back_in_place(ctx, s)  # a guide cut short leaves it turned away
         await ctx.robot.set_eyes(EYES_WELCOME)
         await ctx.robot.show_url(s.page("welcome"))
         await ctx.wait_for(asyncio.Event().wait())

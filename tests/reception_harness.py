@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from clock import VirtualClock
-from hw_sim.pepper import SimulatedPepper, Transport
+from hw_sim.pepper import FOUR_VOICES, PepperSettings, SimulatedPepper, Transport
 from hw_sim.pepper.in_flight import LibqiInFlight
 from onthaal.config import Config, load_config
 from onthaal.reception_stack import build_reception
@@ -76,6 +76,7 @@ async def reception(
     speed: float | None = None,
     transport: Transport = "libqi",
     config: Config | None = None,
+    settings: PepperSettings = FOUR_VOICES,
 ) -> AsyncIterator[Reception]:
     """Run the reception behaviours against a simulated Pepper from ``start``.
 
@@ -83,7 +84,7 @@ async def reception(
     """
     config = config or load_config(REPO / "robot.toml")
     async with VirtualClock(start, speed=speed, settle=SETTLE) as clock:
-        sim = SimulatedPepper(clock, transport=transport)
+        sim = SimulatedPepper(clock, transport=transport, settings=settings)
         async with sim:
             robot = NaoqiRobot(sim.url, clock=clock, session_factory=sim.session_factory)
             # Time waits for what is on its way through libqi (events could otherwise

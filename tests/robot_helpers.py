@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from clock import VirtualClock
-from hw_sim.pepper import SimulatedPepper, Transport
+from hw_sim.pepper import FOUR_VOICES, PepperSettings, SimulatedPepper, Transport
 from robot.hal import EventStream, RobotEvent
 from robot.naoqi import NaoqiRobot
 from tests.conftest import T0
@@ -22,12 +22,12 @@ SETTLE = 0.003
 
 @asynccontextmanager
 async def pepper_and_robot(
-    transport: Transport,
+    transport: Transport, settings: PepperSettings = FOUR_VOICES
 ) -> AsyncIterator[tuple[VirtualClock, SimulatedPepper, NaoqiRobot]]:
     """A virtual clock, a simulated Pepper on ``transport``, and a robot linked to it."""
     async with (
         VirtualClock(T0, settle=SETTLE) as clock,
-        SimulatedPepper(clock, transport=transport) as sim,
+        SimulatedPepper(clock, transport=transport, settings=settings) as sim,
         NaoqiRobot(
             sim.url, clock=clock, session_factory=sim.session_factory, reconnect_max=1.0
         ) as robot,

@@ -87,7 +87,10 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
     (
         "unknown key",
         VALID + 'colour = "blue"\n',
-        ["robot.colour: unknown key (allowed: autonomous_life, backend, call_timeout, url)"],
+        [
+            "robot.colour: unknown key (allowed: autonomous_life, backend, call_timeout, "
+            "take_focus, url, zone_limits)"
+        ],
     ),
     (
         "unknown section",

@@ -28,9 +28,12 @@ async def test_a_dutch_visitor_is_greeted_helped_to_the_toilets_and_says_goodbye
         shown = [e["url"] for e in r.journal("pepper", "tablet-show")]
         assert any("/page/toilets?lang=nl" in url for url in shown)
         assert any("/route/toiletten?lang=nl" in url for url in shown)
-        point = r.journal("pepper", "joints")[0]
-        assert point["names"][0].startswith("L")  # the toilets are to the robot's left
-        assert not r.journal("pepper", "move"), "guiding never drives"
+        turn, step = r.journal("pepper", "move")[:2]
+        assert turn["theta"] > 0, "the toilets are to the robot's left: it turns left"
+        assert step["x"] == 0.5, "and takes a step that way while pointing"
+        await r.until(lambda: len(r.journal("pepper", "move")) == 4 and not r.sim.state.moving)
+        x, _y, theta = r.sim.state.position
+        assert abs(x) < 1e-9 and abs(theta) < 1e-9, "then it is back in its place"
 
         r.sim.world.hear("Dank u wel, tot ziens!", "Dutch")
         await r.until(lambda: r.situation.conversation is None)

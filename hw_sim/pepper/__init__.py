@@ -19,9 +19,14 @@ from clock import Clock
 from hw_sim.journal import Journal
 from hw_sim.pepper.inprocess import InProcessHub, InProcessSession
 from hw_sim.pepper.services import install_services
-from hw_sim.pepper.world import PepperState, PepperWorld
+from hw_sim.pepper.world import PepperSettings, PepperState, PepperWorld
 
 Transport = Literal["auto", "libqi", "inprocess"]
+
+#: A Pepper licensed for the four languages of a Flemish city hall.
+FOUR_VOICES = PepperSettings(languages=("Dutch", "French", "English", "German"))
+
+__all__ = ["FOUR_VOICES", "PepperSettings", "SimulatedPepper", "Transport", "libqi_available"]
 
 
 def libqi_available() -> bool:
@@ -39,13 +44,18 @@ class SimulatedPepper:
         *,
         listen: str = "tcp://127.0.0.1:0",
         transport: Transport = "auto",
+        settings: PepperSettings | None = None,
     ) -> None:
-        """A robot standing awake, to be served on ``listen`` once started."""
+        """A robot standing awake, to be served on ``listen`` once started.
+
+        ``settings`` are its installed languages, preferred language and how often it
+        loses a visitor and finds them again (default: English and Dutch, never).
+        """
         if transport == "auto":
             transport = "libqi" if libqi_available() else "inprocess"
         self.transport: Literal["libqi", "inprocess"] = transport
         self.journal = journal if journal is not None else Journal(clock)
-        self.world = PepperWorld(clock, self.journal)
+        self.world = PepperWorld(clock, self.journal, settings)
         install_services(self.world)
         self._listen = listen
         self._host: Any = None

@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from hw_sim.pepper.signatures import SignatureMismatch, methods
 from hw_sim.pepper.world import PepperWorld, Signal, Subscriber
 
 _REFUSED = "Connect error: 111: Connection refused"
@@ -51,6 +52,8 @@ class LocalFuture:
         if self._future is None:
             return self._error or ""
         error = self._future.exception()
+        if isinstance(error, SignatureMismatch):
+            return str(error)  # libqi's own words, as over the wire
         return f"{type(error).__name__}: {error}"
 
     def value(self) -> Any:
@@ -123,6 +126,13 @@ class _ObjectProxy:
         self._service = service
 
     def __getattr__(self, name: str) -> Any:
+        if self._service is not None and name not in methods(self._service):
+            # As over libqi: a method the robot lacks is not there at all.
+            raise AttributeError(f"'{self._service}' object has no attribute '{name}'")
+        if self._service is not None:
+            return lambda *args, _async=False: self._session.call(
+                self._service, self._target, name, args, _async
+            )
         attribute = getattr(self._target, name)
         if isinstance(attribute, LocalSignal):
             return _SignalProxy(self._session, attribute)

@@ -1,7 +1,8 @@
 """The libqi transport: the simulated services on a standalone libqi session.
 
 ``NaoqiRobot`` (or any qi client) connects to :attr:`QiHost.url` exactly as to a real
-Pepper. Each service method is exported with its real name and arity; calls arrive on
+Pepper. Each service method is exported with its NAOqi signature, overload by overload
+(:mod:`hw_sim.pepper.signatures`); calls arrive on
 libqi worker threads and are run on the simulation's event loop through
 :meth:`~hw_sim.pepper.world.PepperWorld.invoke`, answered with a ``qi.Future`` so no
 libqi thread ever waits for the loop.
@@ -12,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import functools
-import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import qi
 
+from hw_sim.pepper.signatures import Overload, SignatureMismatch, methods
 from hw_sim.pepper.world import PepperWorld, Signal
 
 log = logging.getLogger("onthaal.sim.pepper.qi")
@@ -96,31 +96,36 @@ def _signal_factory(loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[bool
 
 
 def _export(world: PepperWorld, loop: asyncio.AbstractEventLoop, name: str, service: object) -> Any:
-    """A qi-exportable object whose methods forward to ``world.invoke(name, ...)``."""
+    """A qi object with every overload of ``name`` under its NAOqi signature.
+
+    Each overload is bound with its own libqi signature (``say::(s)``, ``say::(ss)``), so
+    a client's metaobject shows the robot's typed methods and libqi resolves overloads
+    as it would on a Pepper; every call is carried out by ``world.invoke``.
+    """
     members: dict[str, Any] = {}
-    for method, function in inspect.getmembers(type(service), inspect.isfunction):
-        if method.startswith("_"):
-            continue
-        members[method] = _forwarder(world, loop, name, method, function)
+    for method, overloads in methods(name).items():
+        for overload in overloads:
+            forward = _forwarder(world, loop, name, overload)
+            members[f"{method}__{overload.params or 'void'}"] = forward
     exported = qi.multiThreaded()(type(name, (), members))
     return exported()
 
 
 def _forwarder(
-    world: PepperWorld,
-    loop: asyncio.AbstractEventLoop,
-    service: str,
-    method: str,
-    function: Callable[..., Any],
+    world: PepperWorld, loop: asyncio.AbstractEventLoop, service: str, overload: Overload
 ) -> Callable[..., Any]:
     def forward(self: object, *args: Any) -> Any:
         promise = qi.Promise()
-        call = asyncio.run_coroutine_threadsafe(world.invoke(service, method, args), loop)
+        call = asyncio.run_coroutine_threadsafe(
+            world.invoke(service, overload.name, args, overload), loop
+        )
 
         def settle(done: concurrent.futures.Future[Any]) -> None:
             if done.cancelled():
                 promise.setError("cancelled")
-            elif (error := done.exception()) is not None:
+            elif isinstance(error := done.exception(), SignatureMismatch):
+                promise.setError(str(error))  # libqi's own words, as a robot sends them
+            elif error is not None:
                 promise.setError(f"{type(error).__name__}: {error}")
             else:
                 promise.setValue(done.result())
@@ -128,6 +133,7 @@ def _forwarder(
         call.add_done_callback(settle)
         return promise.future()
 
-    # Keep the real method's parameters, so libqi exports the right arity.
-    functools.update_wrapper(forward, function)
+    forward.__qi_name__ = overload.name  # type: ignore[attr-defined]
+    forward.__qi_signature__ = f"({overload.params})"  # type: ignore[attr-defined]
+    forward.__qi_return_signature__ = overload.returns  # type: ignore[attr-defined]
     return forward

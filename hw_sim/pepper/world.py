@@ -5,6 +5,15 @@ languages, ALMemory), the journal, and the injected faults. The NAOqi services i
 :mod:`hw_sim.pepper.services` act on it. Both transports (libqi on loopback, and the
 in-process stand-in) call services only through :meth:`PepperWorld.invoke`, on the
 simulation's event loop, so state is only ever touched from one thread.
+
+The world is strict, as NAOqi 2.5 is (each rule and its source: ``docs/robot.md``):
+calls are checked against the typed signatures in :mod:`hw_sim.pepper.signatures`;
+people and engagement-zone events flow only while their extractors are subscribed;
+zone events fire on a change of zone; a person who walks away is dropped from the
+population (``JustLeft``) only after the disappearance timeout; a person can be lost and
+found again under a new id (at a seeded rate); Autonomous Life is a state machine whose
+every change resets language, LEDs and tablet; moves are refused while charging or with
+the hatch open and stop short of an obstacle.
 """
 
 from __future__ import annotations
@@ -12,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from clock import Clock
+from clock import Clock, Timer
 from hw_sim.journal import Journal
+from hw_sim.pepper.signatures import Overload, check_return, resolve, resolve_for
 
 log = logging.getLogger("onthaal.sim.pepper")
 
@@ -43,6 +54,25 @@ class Subscriber:
         self.signal = signal
 
 
+@dataclass(frozen=True)
+class PepperSettings:
+    """How this simulated robot is set up (``[sim]`` in robot.toml sets them)."""
+
+    #: Installed voices and recognisers: a Pepper ships with English and one more.
+    languages: tuple[str, ...] = ("English", "Dutch")
+    #: The robot's preferred language: what every Autonomous Life change resets to.
+    preferred_language: str = "Dutch"
+    #: Chance that a visitor in zone 1 is lost and found again under a new id.
+    reidentify_rate: float = 0.0
+    seed: int = 0
+
+
+#: What the Launchpad focuses when someone comes close in solitary (NAOqi's own dialog).
+DEFAULT_DIALOG = "run_dialog_dev"
+#: Metres the robot keeps from an obstacle in front of it before it stops a move.
+SAFETY_DISTANCE = 0.40
+
+
 @dataclass
 class PepperState:
     """Everything about the simulated robot a test may want to look at."""
@@ -50,24 +80,44 @@ class PepperState:
     awake: bool = True
     posture: str = "Stand"
     tablet: tuple[str, str] | None = None  # ("webview" | "image", url)
+    loaded_url: str | None = None  # the last page loaded in the webview
     eyes: int = 0xFFFFFF
     battery: float = 90.0
-    charging: bool = False
+    charging: bool = False  # on its station or plugged in: motion is disabled
+    hatch_open: bool = False
+    obstacle: float | None = None  # metres straight ahead, or nothing in the way
+    position: tuple[float, float, float] = (0.0, 0.0, 0.0)
     language: str = "Dutch"
     asr_language: str = "Dutch"
     autonomous_life: str = "solitary"
+    focus: str = ""  # the activity Autonomous Life has focused
+    launchpad: bool = True  # monitoring its conditions (it starts activities itself)
     moving: bool = False
-    people: dict[int, int] = field(default_factory=dict)  # person id -> zone
+    people: dict[int, int] = field(default_factory=dict)  # person id -> zone (in sight)
+    perception: set[str] = field(default_factory=set)  # ALPeoplePerception subscribers
+    zones: set[str] = field(default_factory=set)  # ALEngagementZones subscribers
+    time_before_disappears: float = 10.0  # seconds, a person the robot looks away from
+    time_before_visible_disappears: float = 2.0  # seconds, a person gone from view
 
 
 class PepperWorld:
     """The simulated robot: state, ALMemory, journal, faults, and the service table."""
 
-    def __init__(self, clock: Clock, journal: Journal) -> None:
+    def __init__(
+        self, clock: Clock, journal: Journal, settings: PepperSettings | None = None
+    ) -> None:
         """A robot standing awake at 90 % battery; services are added by the transport."""
         self.clock = clock
         self.journal = journal
-        self.state = PepperState()
+        self.settings = settings or PepperSettings()
+        preferred = self.settings.preferred_language
+        self.state = PepperState(language=preferred, asr_language=preferred)
+        self._random = random.Random(self.settings.seed)
+        self._ids: dict[int, int] = {}  # a visitor (the control surface's number) -> person id
+        self._next_id = 100_000  # ids the robot makes up for people it finds again
+        self._dropping: dict[int, Timer] = {}  # person id -> JustLeft
+        self._reidentify: dict[int, Timer] = {}  # visitor -> pending re-identification
+        self._focused_for: int | None = None  # whom the robot's own dialog is talking to
         self.memory: dict[str, Any] = {}
         self.services: dict[str, object] = {}
         self._subscribers: dict[str, Subscriber] = {}
@@ -121,8 +171,19 @@ class PepperWorld:
         """Register a service implementation under its NAOqi name."""
         self.services[name] = service
 
-    async def invoke(self, service: str, method: str, args: tuple[Any, ...]) -> Any:
-        """Call ``service.method(*args)`` as a client would: faults, delays, then the call."""
+    async def invoke(
+        self, service: str, method: str, args: tuple[Any, ...], overload: Overload | None = None
+    ) -> Any:
+        """Call ``service.method(*args)`` as a client would: types, faults, delays, the call.
+
+        The arguments are checked and converted against NAOqi's signatures (``overload``
+        when the transport already chose one); a call that fits none fails with libqi's
+        message before anything happens.
+        """
+        if overload is None:
+            overload, converted = resolve(service, method, args)
+        else:
+            converted = resolve_for(overload, service, args)
         self.serving += 1
         try:
             if service in self._faults:
@@ -130,11 +191,11 @@ class PepperWorld:
             delay = self._delays.get(service, 0.0)
             if delay > 0:
                 await self.clock.sleep(delay)
-            target = getattr(self.services[service], method)
-            result = target(*args)
+            target = getattr(self.services[service], overload.implementation)
+            result = target(*converted)
             if inspect.isawaitable(result):
                 result = await result
-            return result
+            return check_return(overload, result)
         finally:
             self.serving -= 1
 
@@ -220,19 +281,84 @@ class PepperWorld:
             rate = self.CHARGE_PER_HOUR if charging else -self.DRAIN_PER_HOUR
             self.set_battery(self.state.battery + rate * self.BATTERY_TICK / 3600, charging)
 
-    # -- sensors (what the control surface injects) ------------------------------------
+    # -- people (what the control surface injects, as the extractors would see it) -------
+
+    def _perceiving(self) -> bool:
+        # In solitary, Autonomous Life runs the extractors itself; otherwise only a
+        # subscriber makes them compute.
+        return self.state.autonomous_life == "solitary" or bool(self.state.perception)
+
+    def _zoning(self) -> bool:
+        # "It will only work if ALPeoplePerception has also been subscribed to."
+        if self.state.autonomous_life == "solitary":
+            return True
+        return bool(self.state.zones) and bool(self.state.perception)
+
+    def _people_event(self, key: str, value: Any) -> None:
+        if self._perceiving():
+            self.raise_event(key, value)
+
+    def _zone_event(self, key: str, value: Any) -> None:
+        if self._zoning():
+            self.raise_event(key, value)
+
+    def _in_sight_changed(self) -> None:
+        self._people_event("PeoplePerception/VisiblePeopleList", sorted(self.state.people))
+
+    def person_id(self, visitor: int) -> int | None:
+        """The id the robot knows ``visitor`` by right now (None: not in sight)."""
+        person = self._ids.get(visitor)
+        return person if person in self.state.people else None
 
     def approach(self, person: int, zone: int) -> None:
-        """A person is seen entering engagement zone ``zone`` (3 far ... 1 close)."""
+        """Visitor ``person`` is seen in engagement zone ``zone`` (3 far ... 1 close).
+
+        The first time, the robot knows them by the same number; found again after
+        being lost, they get a new id, as NAOqi adds them to the population anew.
+        """
         if zone not in (1, 2, 3):
             raise ValueError(f"zone must be 1, 2 or 3, got {zone}")
-        first_time = person not in self.state.people
-        self.state.people[person] = zone
         self.journal.record("sim", "approach", zone=zone)
-        if first_time:
-            self.raise_event("PeoplePerception/JustArrived", person)
-        self.raise_event("PeoplePerception/VisiblePeopleList", sorted(self.state.people))
-        self.raise_event(f"EngagementZones/PersonEnteredZone{zone}", person)
+        known = self._ids.get(person)
+        if known is not None and known in self._dropping:
+            self._dropping.pop(known).cancel()  # seen again before being dropped
+            self.state.people[known] = 3  # back in sight, at the far edge
+            self._in_sight_changed()
+        elif known is None or known not in self.state.people:
+            self._arrive(person, self._new_id(person), zone)
+            return
+        self._change_zone(self._ids[person], zone)
+
+    def _new_id(self, visitor: int) -> int:
+        if visitor not in self._ids:
+            self._ids[visitor] = visitor
+        else:
+            self._next_id += 1
+            self._ids[visitor] = self._next_id
+        return self._ids[visitor]
+
+    def _arrive(self, visitor: int, person: int, zone: int) -> None:
+        self.state.people[person] = 4  # in sight, in no zone yet
+        self._in_sight_changed()
+        self._people_event("PeoplePerception/JustArrived", person)
+        self._change_zone(person, zone)
+        rate = self.settings.reidentify_rate
+        if zone == 1 and rate > 0 and self._random.random() < rate:
+            after = self._random.uniform(2.0, 20.0)
+            self._reidentify[visitor] = self.clock.call_later(
+                after, lambda: self.reidentify(visitor)
+            )
+
+    def _change_zone(self, person: int, zone: int) -> None:
+        before = self.state.people.get(person, 4)
+        if zone == before:
+            return  # "raised when a person changed of engagement zone": no change, no event
+        self.state.people[person] = zone
+        self._zone_event(f"EngagementZones/PersonEnteredZone{zone}", person)
+        moved = "PersonApproached" if zone < before else "PersonMovedAway"
+        self._zone_event(f"EngagementZones/{moved}", person)
+        if zone == 1:
+            self._launchpad(person)
 
     async def walk_in(self, person: int, step: float = 1.5) -> None:
         """A visitor walks up to the robot: zone 3, then 2, then 1, ``step`` s apart."""
@@ -242,12 +368,119 @@ class PepperWorld:
                 await self.clock.sleep(step)
 
     def leave(self, person: int) -> None:
-        """A tracked person walks away and is lost from view."""
-        self.state.people.pop(person, None)
+        """Visitor ``person`` walks away: further zones, out of sight, then dropped.
+
+        ``JustLeft`` comes once the person has been out of sight for the visible-person
+        timeout (2 s by default), when NAOqi removes them from the population.
+        """
         self.journal.record("sim", "leave")
-        self.raise_event("EngagementZones/PersonMovedAway", person)
-        self.raise_event("PeoplePerception/JustLeft", person)
-        self.raise_event("PeoplePerception/VisiblePeopleList", sorted(self.state.people))
+        pending = self._reidentify.pop(person, None)
+        if pending is not None:
+            pending.cancel()
+        known = self._ids.get(person)
+        if known is None or known not in self.state.people or known in self._dropping:
+            return
+        for zone in range(self.state.people[known] + 1, 4):
+            self._change_zone(known, zone)
+        self._lose(known)
+
+    def reidentify(self, visitor: int) -> None:
+        """The robot loses ``visitor`` in place and finds them again under a new id."""
+        self._reidentify.pop(visitor, None)
+        old = self.person_id(visitor)
+        if old is None or old in self._dropping:
+            return
+        zone = self.state.people[old]
+        self.journal.record("sim", "reidentified", zone=zone)
+        self._lose(old)
+        self._arrive(visitor, self._new_id(visitor), zone)
+
+    def _lose(self, person: int) -> None:
+        """Out of sight now; removed from the population after the timeout."""
+        self.state.people.pop(person, None)
+        self._in_sight_changed()
+
+        def drop() -> None:
+            self._dropping.pop(person, None)
+            self._people_event("PeoplePerception/JustLeft", person)
+            if self._focused_for == person:
+                self.stop_focus("person-left")
+
+        self._dropping[person] = self.clock.call_later(
+            self.state.time_before_visible_disappears, drop
+        )
+
+    def reset_population(self) -> None:
+        """ALPeoplePerception.resetPopulation: everyone is forgotten at once."""
+        for handle in self._dropping.values():
+            handle.cancel()
+        gone = sorted({*self.state.people, *self._dropping})
+        self._dropping.clear()
+        self.state.people.clear()
+        for person in gone:
+            self._people_event("PeoplePerception/JustLeft", person)
+        if gone:
+            self._in_sight_changed()
+
+    # -- Autonomous Life ------------------------------------------------------------------
+
+    def set_life(self, state: str, *, why: str) -> None:
+        """Enter Autonomous Life state ``state``, with NAOqi's cleanup on every change.
+
+        On each change NAOqi sets the voice and recogniser back to the preferred
+        language, resets the LEDs, puts the tablet on its idle view and wakes the robot
+        (or, for ``disabled``, puts it to rest); ``disabled`` and ``safeguard`` stop
+        everything first.
+        """
+        if state == self.state.autonomous_life:
+            return
+        if state in ("disabled", "safeguard"):
+            self.stop_speaking()
+            self.state.moving = False
+            self.state.focus = ""
+        self.state.autonomous_life = state
+        preferred = self.settings.preferred_language
+        self.state.language = preferred
+        self.state.asr_language = preferred
+        self.state.eyes = 0xFFFFFF
+        self.state.tablet = None
+        self.state.moving = False
+        self.state.awake = state != "disabled"
+        self.state.posture = "Crouch" if state == "disabled" else "Stand"
+        self.journal.record(DEVICE, "autonomous-life", state=state, why=why)
+        self.raise_event("AutonomousLife/State", state)
+
+    def _launchpad(self, person: int) -> None:
+        """Someone came close in solitary: the Launchpad focuses the robot's own dialog."""
+        if self.state.autonomous_life != "solitary" or not self.state.launchpad:
+            return
+        self.state.focus = DEFAULT_DIALOG
+        self._focused_for = person
+        self.set_life("interactive", why="launchpad")
+        self.raise_event("AutonomousLife/FocusedActivity", DEFAULT_DIALOG)
+        self.journal.record(DEVICE, "default-dialog", event="focused")
+
+    def stop_focus(self, why: str) -> None:
+        """The focused activity ends; Autonomous Life goes back to solitary."""
+        if not self.state.focus:
+            return
+        self.state.focus = ""
+        self._focused_for = None
+        self.raise_event("AutonomousLife/FocusedActivity", "")
+        if self.state.autonomous_life == "interactive":
+            self.set_life("solitary", why=why)
+
+    def push(self, seconds: float = 3.0) -> None:
+        """Someone pushes the robot: the RobotPushed safeguard, solitary again after it.
+
+        "After the trouble has passed, the Solitary State will be re-entered"; for
+        RobotPushed that is 3 seconds later.
+        """
+        if self.state.autonomous_life == "disabled":
+            return  # "Safeguard State may not be entered"
+        self.journal.record("sim", "pushed")
+        self.set_life("safeguard", why="robot-pushed")
+        self.clock.call_later(seconds, lambda: self.set_life("solitary", why="safeguard-over"))
 
     def hear(self, text: str, language: str) -> None:
         """A visitor says ``text`` in NAOqi language ``language`` (e.g. 'French').
@@ -257,6 +490,10 @@ class PepperWorld:
         """
         confidence = 0.9 if language == self.state.asr_language else 0.35
         self.journal.record("sim", "hear", text=text, language=language)
+        if self.state.focus == DEFAULT_DIALOG:
+            # The robot's own dialog owns the recogniser and answers by itself.
+            self.journal.record(DEVICE, "default-dialog", event="answered")
+            return
         self.raise_event("WordRecognized", [text, confidence])
 
     def tap_tablet(self, element: str) -> None:

@@ -522,7 +522,8 @@ class ScenarioRun:
                 return True
             if reply is not None and reply.at is None:
                 return False
-            return not sim.world.speaking and not self._busy(system)
+            world = sim.world
+            return not world.speaking and not world.state.moving and not self._busy(system)
 
         timer = clock.call_later(QUIET_LIMIT, lambda: None)  # so that time can reach it
         self._hold.__exit__(None, None, None)
@@ -545,7 +546,7 @@ class ScenarioRun:
         situation = system.robot.reception.situation
         running = set(system.robot.reception.engine.running)
         if situation.engaged is not None:
-            return not (running <= {"converse"} and situation.conversation is not None)
+            return not (running <= {"converse"} and situation.listening)
         return not running <= {"idle"}
 
     # -- staff and faults -------------------------------------------------------------------
