@@ -47,6 +47,7 @@ from onthaal.web.app import RobotView, SimControls, WebServices, create_app
 from onthaal.web.app import serve as serve_web
 from onthaal.web.metrics import Metrics
 from onthaal.web.users_stack import open_users
+from robot.hal import BatteryState
 from robot.naoqi import NaoqiRobot
 from robot.reception import TextsError
 from robot.staff import HandoverRequest, StaffNotifier
@@ -355,8 +356,10 @@ class WebParts:
             ble=beacons,
             robot=RobotView(
                 running=lambda: list(robot.reception.engine.running),
-                battery=lambda: situation.battery.percent,
+                battery=lambda: _percent(robot.robot.known_battery),
                 connected=lambda: robot.robot.connected,
+                last_seen=lambda: robot.robot.last_seen,
+                present=True,
             ),
             sim=SimControls(
                 approach=lambda track, zone: sim.world.approach(track, zone),
@@ -391,6 +394,10 @@ class System:
     ble: BleParts
     dispatcher: Dispatcher
     web: WebParts
+
+
+def _percent(battery: BatteryState | None) -> int | None:
+    return battery.percent if battery is not None else None
 
 
 def pepper_settings(config: Config) -> PepperSettings:

@@ -29,6 +29,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -119,6 +120,8 @@ SERVICES = (
 
 #: Extractors compute only while subscribed; Autonomous Life runs them only in solitary.
 EXTRACTORS = ("ALPeoplePerception", "ALEngagementZones")
+#: Real seconds a refused move waits for ALMotion/MoveFailed to say why.
+MOVE_FAILED_WAIT = 0.5
 #: The name Onthaal subscribes extractors under.
 SUBSCRIBER = "Onthaal"
 
@@ -147,6 +150,7 @@ class _Link:
     visible: set[str] = field(default_factory=set)
     life_state: str = ""
     move_failure: str | None = None
+    move_failed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class _Stream:
@@ -232,6 +236,9 @@ class NaoqiRobot:
         self._shown: str | None = None  # the page the tablet should show (re-shown on reset)
         self._asr_language: str | None = None
         self._reapplying: asyncio.Task[None] | None = None
+        self._battery_read = False  # nothing is shown about the battery until it is read
+        #: When the robot last answered or sent an event (None: never).
+        self.last_seen: datetime | None = None
         # What is on its way through libqi (a simulation waits for it before time moves).
         self.traffic = Traffic()
 
@@ -245,6 +252,11 @@ class NaoqiRobot:
     def connected(self) -> bool:
         """Whether the link is up right now."""
         return self._link is not None and not self._link.lost.done()
+
+    @property
+    def known_battery(self) -> BatteryState | None:
+        """The battery as last read from the robot, or None if it never was."""
+        return self._battery if self._battery_read else None
 
     @property
     def languages(self) -> frozenset[str]:
@@ -327,6 +339,7 @@ class NaoqiRobot:
             stream.queue.put_nowait(event)
 
     def _on_memory_event(self, key: str, value: Any) -> None:
+        self.last_seen = self._clock.now()
         link = self._link
         if key == KEY_VISIBLE and link is not None and isinstance(value, list | tuple):
             in_sight = {str(person) for person in value}
@@ -339,6 +352,7 @@ class NaoqiRobot:
             return
         if key == KEY_MOVE_FAILED and link is not None:
             link.move_failure = str(value[0]) if isinstance(value, list | tuple) else str(value)
+            link.move_failed.set()
             return
         event = self._translate(key, value)
         if event is not None:
@@ -441,6 +455,8 @@ class NaoqiRobot:
             except QiCallError:
                 plugged = False  # never raised since boot
             self._battery = BatteryState(int(percent), bool(plugged))
+            self._battery_read = True
+            self.last_seen = self._clock.now()
         except BaseException:
             with contextlib.suppress(Exception):
                 session.close()
@@ -535,7 +551,9 @@ class NaoqiRobot:
             raise RobotDisconnected(f"robot link is down; {service}.{method} not sent")
         try:
             future = getattr(link.proxies[service], method)(*args, _async=True)
-            return await self._await(future, timeout)
+            answer = await self._await(future, timeout)
+            self.last_seen = self._clock.now()
+            return answer
         except TimeoutError:
             raise RobotTimeout(f"{service}.{method} did not answer in time") from None
         except (QiCallError, RuntimeError) as exc:
@@ -629,6 +647,7 @@ class NaoqiRobot:
         link = self._link
         if link is not None:
             link.move_failure = None
+            link.move_failed.clear()
         arrived = await self._call(
             "ALMotion",
             "moveTo",
@@ -639,7 +658,12 @@ class NaoqiRobot:
             timeout=self._call_timeout + seconds,
         )
         if not arrived:
-            # moveTo is "False if it was interrupted"; ALMotion/MoveFailed says why.
+            # moveTo is "False if it was interrupted"; ALMotion/MoveFailed says why, on
+            # another channel: libqi may deliver it just after the reply.
+            if link is not None:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(MOVE_FAILED_WAIT):
+                        await link.move_failed.wait()
             reason = link.move_failure if link is not None else None
             raise MoveBlocked(reason or "interrupted")
 

@@ -95,3 +95,39 @@ def test_a_signal_stops_onthaal_sim_cleanly_and_quickly(
     assert time.monotonic() - started < 5.0, err[-3000:]
     assert "onthaal stopped" in err
     assert "received " + signum.name in err
+
+
+def test_with_the_robot_unreachable_healthz_says_so_within_5_s(tmp_path: Path) -> None:
+    import httpx
+
+    from hw_sim.brokers import free_port
+
+    web_port = free_port()
+    config = isolated_config(
+        tmp_path,
+        robot__backend='"naoqi"',
+        robot__url=f'"tcp://127.0.0.1:{free_port()}"',  # nothing listens there
+        web__port=str(web_port),
+        behaviours__tablet_url='"http://192.0.2.20:8080/tablet"',
+    )
+    proc = onthaal("run", "--config", str(config))
+    try:
+        started = time.monotonic()
+        body: dict[str, object] = {}
+        while time.monotonic() - started < 5.0:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1)
+            except httpx.HTTPError:
+                time.sleep(0.1)
+                continue
+            body = answer.json()
+            if answer.status_code == 503:
+                break
+            time.sleep(0.1)
+        assert body.get("status") == "degraded", body
+        assert body["robot"] == {"connected": False, "last_seen": None}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "cannot reach robot" in err

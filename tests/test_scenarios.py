@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -143,6 +144,42 @@ async def test_every_kind_of_fault_is_injected_and_recovered_and_nothing_is_lost
     assert result.ok, result.expectations
     assert all(state["shows"] == "kerstmarkt" for state in result.final.values()), result.final
     assert sum(v.greeted for v in result.visits) >= 3
+
+
+ROBOT_FAULTS = """
+[day]
+name = "A pushed and a blocked robot"
+date = "2026-12-01"
+opens = "08:30"
+closes = "12:00"
+
+[visitors]
+arrivals = ["09:05", "09:15", "09:25", "09:35", "09:45", "09:55", "10:05", "10:15"]
+questions = { min = 2, max = 2 }
+
+[[faults]]
+at = "09:00"
+kind = "robot-pushed"
+duration = 60
+
+[[faults]]
+at = "09:10"
+kind = "robot-blocked"
+duration = 7200
+"""
+
+
+async def test_a_push_mid_conversation_and_a_blocked_guide_are_handled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    runner, journal = await run(tmp_path, ROBOT_FAULTS, seed=5)
+    assert '"event": "robot-pushed"' in journal
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("Autonomous Life is now safeguard" in m for m in messages)
+    assert any("page re-applied" in m for m in messages), "language and page put back"
+    assert any("guide move blocked" in m for m in messages), "a guide met the obstacle"
+    assert all(v.greeted for v in runner.result.visits)
 
 
 def sim(config: Path, scenario: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -110,7 +110,14 @@ async def test_staff_schedule_messages_through_every_endpoint(site: Site) -> Non
         assert {d["id"] for d in devices} >= {"hall-info", "hall-door", "waiting-room-b"}
         assert set((await http.get("/api/v1/groups")).json()) == {"hall", "waiting-room"}
         robot = (await http.get("/api/v1/robot")).json()
-        assert set(robot) == {"connected", "behaviours", "battery", "today"}
+        assert set(robot) == {
+            "connected",
+            "last_seen",
+            "last_seen_local",
+            "behaviours",
+            "battery",
+            "today",
+        }
         assert (await http.get("/api/v1/beacons/feed")).status_code == 200
         check = await http.get("/api/v1/frame-check", params={"url": "https://aalter.be/x"})
         assert check.json()["fits"] is True

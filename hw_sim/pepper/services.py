@@ -139,6 +139,7 @@ class ALSpeechRecognition(_Service):
     def setLanguage(self, language: str) -> None:  # noqa: N802
         self._installed("ALSpeechRecognition::setLanguage", language)
         self._w.state.asr_language = language
+        self._record("asr-language", language=language)
 
     def getLanguage(self) -> str:  # noqa: N802
         return self._w.state.asr_language

@@ -325,9 +325,22 @@ class PepperWorld:
             self.state.people[known] = 3  # back in sight, at the far edge
             self._in_sight_changed()
         elif known is None or known not in self.state.people:
-            self._arrive(person, self._new_id(person), zone)
+            self._arrive(self._new_id(person), zone)
+            self._maybe_lose_later(person, zone)
             return
-        self._change_zone(self._ids[person], zone)
+        before = self.state.people[known]
+        self._change_zone(known, zone)
+        if before != 1:
+            self._maybe_lose_later(person, zone)
+
+    def _maybe_lose_later(self, visitor: int, zone: int) -> None:
+        """In front of the robot, a visitor may be lost and found again (seeded)."""
+        rate = self.settings.reidentify_rate
+        if zone == 1 and rate > 0 and self._random.random() < rate:
+            after = self._random.uniform(2.0, 20.0)
+            self._reidentify[visitor] = self.clock.call_later(
+                after, lambda: self.reidentify(visitor)
+            )
 
     def _new_id(self, visitor: int) -> int:
         if visitor not in self._ids:
@@ -337,17 +350,11 @@ class PepperWorld:
             self._ids[visitor] = self._next_id
         return self._ids[visitor]
 
-    def _arrive(self, visitor: int, person: int, zone: int) -> None:
+    def _arrive(self, person: int, zone: int) -> None:
         self.state.people[person] = 4  # in sight, in no zone yet
         self._in_sight_changed()
         self._people_event("PeoplePerception/JustArrived", person)
         self._change_zone(person, zone)
-        rate = self.settings.reidentify_rate
-        if zone == 1 and rate > 0 and self._random.random() < rate:
-            after = self._random.uniform(2.0, 20.0)
-            self._reidentify[visitor] = self.clock.call_later(
-                after, lambda: self.reidentify(visitor)
-            )
 
     def _change_zone(self, person: int, zone: int) -> None:
         before = self.state.people.get(person, 4)
@@ -393,7 +400,7 @@ class PepperWorld:
         zone = self.state.people[old]
         self.journal.record("sim", "reidentified", zone=zone)
         self._lose(old)
-        self._arrive(visitor, self._new_id(visitor), zone)
+        self._arrive(self._new_id(visitor), zone)
 
     def _lose(self, person: int) -> None:
         """Out of sight now; removed from the population after the timeout."""

@@ -141,10 +141,23 @@ class StaffAction(Section):
 
 
 class Fault(Section):
-    """A fault injected at a time and recovered after a while."""
+    """A fault injected at a time and recovered after a while.
+
+    ``robot-pushed``: the next visitor pushes the robot mid-conversation (NAOqi's
+    RobotPushed safeguard, then the Autonomous Life reset Onthaal must repair; the
+    duration does not matter);
+    ``robot-blocked``: something stands in front of the robot (a guide step is blocked).
+    """
 
     at: ClockTime
-    kind: Literal["robot-disconnect", "broker-down", "beacon-out-of-range", "display-off"]
+    kind: Literal[
+        "robot-disconnect",
+        "robot-pushed",
+        "robot-blocked",
+        "broker-down",
+        "beacon-out-of-range",
+        "display-off",
+    ]
     target: str = Field(default="", description="Beacon or display id for those kinds.")
     duration: float = Field(default=60.0, gt=0, le=86_400, description="Seconds until recovery.")
 

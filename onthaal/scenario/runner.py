@@ -50,6 +50,8 @@ SETTLE_LIMIT = 15.0  # real seconds to wait for deliveries before judging
 REAL_LIMIT = 10.0  # real seconds one robot reply may take before the run moves on
 FAULT_LIMIT = 30.0  # real seconds injecting or recovering one fault may take
 STUCK_LIMIT = 60.0  # real seconds beyond the paced time an advance may take
+OBSTACLE_METRES = 0.45  # a robot-blocked fault: something this far ahead of the robot
+PUSH_SECONDS = 4.0  # a robot-pushed fault: the safeguard lasts 3 s, then Life resets
 
 
 class SimulationStuck(RuntimeError):
@@ -206,6 +208,7 @@ class ScenarioRun:
         self._state_dir = state
         self._hold: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         self._stop = asyncio.Event()
+        self._push_next = False  # a robot-pushed fault waits for the next conversation
         self.result = RunResult(scenario, seed, timezone=config.site.timezone)
 
     def interrupt(self) -> None:
@@ -458,6 +461,12 @@ class ScenarioRun:
         greeted = await spoke.wait(REACTION_TIMEOUT)
         greet_ms = (spoke.at - entered) * 1000 if greeted and spoke.at else None
         await self._until_quiet(clock, system)
+        if greeted and self._push_next:
+            self._push_next = False
+            world.push()  # RobotPushed: safeguard, then solitary again 3 s later
+            self._log(clock.now(), "robot-pushed", visitor=visit.number)
+            await self._advance(clock, PUSH_SECONDS)
+            await self._until_quiet(clock, system)
         language = LANGUAGE_NAMES[visit.language]
         if greeted and visit.language != self.config.site.default_language:
             replied = _FirstSpeech(hw)
@@ -596,12 +605,16 @@ class ScenarioRun:
         )
         self._log(at, what, kind=fault.kind, target=fault.target)
 
-    @staticmethod
-    async def _inject(system: System, fault: Fault, inject: bool) -> None:
+    async def _inject(self, system: System, fault: Fault, inject: bool) -> None:
         if fault.kind == "robot-disconnect":
             assert system.robot.sim is not None
             if inject:
                 system.robot.sim.world.drop_connection(fault.duration)
+        elif fault.kind == "robot-pushed" and inject:
+            self._push_next = True  # in the next conversation, after the greeting
+        elif fault.kind == "robot-blocked":
+            assert system.robot.sim is not None
+            system.robot.sim.world.state.obstacle = OBSTACLE_METRES if inject else None
         elif fault.kind == "broker-down":
             broker = system.signage.broker
             if broker is not None:

@@ -81,8 +81,10 @@ class RobotView:
     """The robot as the dashboard shows it."""
 
     running: Callable[[], list[str]] = list
-    battery: Callable[[], int | None] = lambda: None
+    battery: Callable[[], int | None] = lambda: None  # None: not read from the robot
     connected: Callable[[], bool] = lambda: False
+    last_seen: Callable[[], datetime | None] = lambda: None
+    present: bool = False  # a robot is part of this system (its link counts for health)
 
 
 @dataclass
@@ -279,10 +281,19 @@ def create_app(services: WebServices) -> FastAPI:
     async def healthz() -> JSONResponse:
         children = [h.as_dict() for h in services.health()]
         healthy = all(c["state"] == "running" and not c["problem"] for c in children)
-        return JSONResponse(
-            {"status": "ok" if healthy else "degraded", "children": children},
-            status_code=200 if healthy else 503,
-        )
+        body: dict[str, Any] = {"children": children}
+        if services.robot.present:
+            # The link child keeps running while it reconnects: the link itself says
+            # whether the robot is reachable.
+            seen = services.robot.last_seen()
+            connected = services.robot.connected()
+            body["robot"] = {
+                "connected": connected,
+                "last_seen": seen.isoformat() if seen is not None else None,
+            }
+            healthy = healthy and connected
+        body["status"] = "ok" if healthy else "degraded"
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:
@@ -841,11 +852,16 @@ def _title(showing: Showing | None) -> str | None:
 
 
 def _robot(services: WebServices) -> dict[str, Any]:
-    today = services.clock.now().astimezone(ZoneInfo(services.config.site.timezone)).date()
+    zone = ZoneInfo(services.config.site.timezone)
+    today = services.clock.now().astimezone(zone).date()
+    seen = services.robot.last_seen()
+    connected = services.robot.connected()
     return {
-        "connected": services.robot.connected(),
+        "connected": connected,
+        "last_seen": seen.isoformat() if seen is not None else None,
+        "last_seen_local": seen.astimezone(zone).strftime("%H:%M:%S") if seen else None,
         "behaviours": services.robot.running(),
-        "battery": services.robot.battery(),
+        "battery": services.robot.battery() if connected else None,
         "today": services.metrics.reception.on(today.isoformat()),
     }
 
