@@ -134,6 +134,8 @@ class Situation:
                 if zone == 1 and track not in self.visitors:
                     self.found[track] = self.clock.monotonic()
                     self._same_person()
+                if zone == 1:
+                    self.out_of_sight.discard(track)  # close by: certainly seen
                 self.visitors[track] = zone
                 if zone > 1:
                     self.lost.pop(track, None)  # not lost: walking away
@@ -195,11 +197,20 @@ class Situation:
         if self.engaged is not None:
             return None
         now = self.clock.monotonic()
-        for track, zone in self.visitors.items():
+        for track, zone in self.in_sight().items():
             greeted = self.greeted.get(track)
             if zone == 1 and (greeted is None or now - greeted > self.settings.regreet_after):
                 return track
         return None
+
+    def in_sight(self) -> dict[str, int]:
+        """Visitors seen right now, and their zones.
+
+        Someone walking away is out of sight before NAOqi drops them, and their last
+        zone events may still come in (libqi does not order different keys): they no
+        longer count as being there.
+        """
+        return {t: z for t, z in self.visitors.items() if t not in self.out_of_sight}
 
     def is_open(self) -> bool:
         """Whether the building is open now."""
@@ -428,7 +439,7 @@ class Attract(Behaviour):
     resources = frozenset({Resource.VOICE, Resource.EYES})
 
     def wants(self, s: Situation) -> bool:
-        if s.engaged is not None or s.resting or 2 not in s.visitors.values():
+        if s.engaged is not None or s.resting or 2 not in s.in_sight().values():
             return False
         now = s.clock.monotonic()
         return s.last_invite is None or now - s.last_invite >= s.settings.invite_every
