@@ -296,7 +296,7 @@ class BehavioursConfig(Section):
         "robot just lost there (NAOqi gives a person found again a new id).",
     )
     guide_step: float = Field(
-        default=0.5,
+        default=0.3,
         ge=0,
         le=1.0,
         description="Metres the robot steps towards a desk when it points the way (0: it "

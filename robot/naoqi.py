@@ -237,6 +237,7 @@ class NaoqiRobot:
         self._asr_language: str | None = None
         self._reapplying: asyncio.Task[None] | None = None
         self._battery_read = False  # nothing is shown about the battery until it is read
+        self._people: set[str] = set()  # tracks the behaviours were told are present
         #: When the robot last answered or sent an event (None: never).
         self.last_seen: datetime | None = None
         # What is on its way through libqi (a simulation waits for it before time moves).
@@ -318,6 +319,7 @@ class NaoqiRobot:
                     log.info("robot link up", extra={"url": self._url})
                     self._connected_once.set()
                 self._emit(ConnectionRestored())
+                self._forget_the_departed(self._link)
                 reason = await self._link.lost
                 log.warning("robot link lost: %s", reason, extra={"url": self._url})
                 await self._teardown(release=False)
@@ -331,6 +333,10 @@ class NaoqiRobot:
         return _Stream(self, self._event_buffer)
 
     def _emit(self, event: RobotEvent) -> None:
+        if isinstance(event, PersonApproached):
+            self._people.add(event.track_id)
+        elif isinstance(event, PersonLeft):
+            self._people.discard(event.track_id)
         for stream in list(self._streams):
             if stream.queue.full():
                 # A stuck consumer must not stop the robot: drop its oldest event.
@@ -357,6 +363,17 @@ class NaoqiRobot:
         event = self._translate(key, value)
         if event is not None:
             self._emit(event)
+
+    def _forget_the_departed(self, link: _Link) -> None:
+        """After a reconnect: whoever left while the link was down has left.
+
+        Their JustLeft was raised while nobody listened; without this the behaviours
+        would wait for a visitor who is long gone.
+        """
+        for track in sorted(self._people - link.visible):
+            log.info("a visitor left while the link was down")
+            self._emit(PersonLeft(track_id=track))
+        self._people = set(link.visible)
 
     def _life_changed(self, link: _Link, key: str, value: str) -> None:
         """Autonomous Life changed state or focus: NAOqi has reset language and tablet."""
@@ -446,6 +463,11 @@ class NaoqiRobot:
             if self._zone_limits is not None:
                 await self._set_zone_limits(proxies["ALEngagementZones"], *self._zone_limits)
             link.languages = await self._installed_languages(proxies)
+            try:
+                seen = await self._await(memory.getData(KEY_VISIBLE, _async=True))
+                link.visible = {str(person) for person in seen or []}
+            except QiCallError:
+                link.visible = set()  # nobody seen since the robot started
             link.tts_language = await self._await(
                 proxies["ALTextToSpeech"].getLanguage(_async=True)
             )

@@ -56,6 +56,7 @@ TEXT_KEYS = (
 EYES_WELCOME = 0xFFFFFF
 EYES_LISTENING = 0x00A0FF
 EYES_LOW_BATTERY = 0xFF8000
+GUIDE_SPEED = 0.3  # m/s for a guide's step: a brisk walk, under Pepper's 0.35 maximum
 
 
 class TextsError(Exception):
@@ -95,7 +96,7 @@ class ReceptionSettings:
     #: Seconds within which a new id in zone 1 is taken for a visitor lost there.
     same_person_within: float = 3.0
     #: Metres the robot steps towards a desk while pointing (0: it only points).
-    guide_step: float = 0.5
+    guide_step: float = 0.3
 
 
 @dataclass
@@ -311,7 +312,8 @@ class ClosedHours(Behaviour):
     async def run(self, ctx: Context) -> None:
         s: Situation = ctx.situation
         track = s.newcomer()
-        assert track is not None
+        if track is None:
+            return  # gone (or found to be someone already greeted) since it was decided
         s.engage(track)
         await ctx.robot.show_url(s.page("languages"))
         await ctx.say(s.text("closed"), s.language)
@@ -330,7 +332,8 @@ class Greet(Behaviour):
     async def run(self, ctx: Context) -> None:
         s: Situation = ctx.situation
         track = s.newcomer()
-        assert track is not None
+        if track is None:
+            return  # gone (or found to be someone already greeted) since it was decided
         s.engage(track)
         await ctx.robot.show_url(s.page("languages"))  # a millisecond; then the voice
         await ctx.say(s.text("greet"), s.language)
@@ -397,7 +400,7 @@ async def guide(ctx: Context, s: Situation, reply: Reply) -> None:
     try:
         await ctx.robot.turn(direction)
         s.turned = direction
-        await ctx.robot.move(step, 0.0, 0.0)
+        await ctx.robot.move(step, 0.0, 0.0, speed=GUIDE_SPEED)
         s.stepped = step
     except MoveBlocked as blocked:
         log.info("guide move blocked: %s", blocked.reason)
@@ -415,7 +418,7 @@ async def back_in_place(ctx: Context, s: Situation) -> None:
     """
     if s.stepped:
         with contextlib.suppress(MoveBlocked):
-            await ctx.robot.move(-s.stepped, 0.0, 0.0)
+            await ctx.robot.move(-s.stepped, 0.0, 0.0, speed=GUIDE_SPEED)
         s.stepped = 0.0
     if s.turned:
         with contextlib.suppress(MoveBlocked):

@@ -261,3 +261,19 @@ async def _seeded() -> None:
             outcomes.append([world.person_id(v) for v in range(20)])
     assert outcomes[0] == outcomes[1]
     assert any(person != visitor for visitor, person in enumerate(outcomes[0]))
+
+
+async def test_a_visitor_who_left_while_the_link_was_down_is_gone_after_it(
+    transport: Transport,
+) -> None:
+    from robot.hal import ConnectionLost, ConnectionRestored, PersonLeft
+
+    async with pepper_and_robot(transport) as (clock, sim, robot), robot.events() as events:
+        sim.world.approach(6, 1)
+        await next_event(events, PersonApproached)
+        sim.world.drop_connection(3.0)
+        await next_event(events, ConnectionLost)
+        sim.world.leave(6)  # nobody hears its JustLeft
+        await clock.sleep(3)
+        await next_event(events, ConnectionRestored, timeout=10)
+        assert await next_event(events, PersonLeft) == PersonLeft("6")

@@ -125,6 +125,15 @@ def test_after_hostile_requests_the_process_still_stops_on_sigterm_in_time(
         "targets": {"everything": True}, "starts": "2026-12-01T09:00",
     }  # fmt: skip
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        # The child is "running" once started; under load uvicorn binds a moment later.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                http.get("/healthz")
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline, "the web app never listened"
+                time.sleep(0.05)
         for text in ("FREQ=DAILY;INTERVAL=0", "FREQ=SECONDLY"):
             body = {**rule, "recurrence": {"rrule": text, "dayparts": ["09:00-10:00"]}}
             assert http.post("/api/v1/messages", json=body, headers=headers).status_code == 422
