@@ -236,6 +236,7 @@ class NaoqiRobot:
         self._shown: str | None = None  # the page the tablet should show (re-shown on reset)
         self._asr_language: str | None = None
         self._reapplying: asyncio.Task[None] | None = None
+        self._reset_again = False
         self._battery_read = False  # nothing is shown about the battery until it is read
         self._people: set[str] = set()  # tracks the behaviours were told are present
         #: When the robot last answered or sent an event (None: never).
@@ -383,25 +384,28 @@ class NaoqiRobot:
         elif value:
             log.warning("Autonomous Life focused %r", value)
         link.tts_language = None  # reset to the preferred language behind our back
+        self._reset_again = True  # a reset during a repair needs another repair
         if self._reapplying is None or self._reapplying.done():
-            self._reapplying = asyncio.create_task(self._reapply(link), name="naoqi-reapply")
+            self._reapplying = asyncio.create_task(self._reapply(), name="naoqi-reapply")
 
-    async def _reapply(self, link: _Link) -> None:
+    async def _reapply(self) -> None:
         """Put back what the reset took: the focus, the recogniser's language, the page."""
-        try:
-            if self._take_focus and await self._call("ALAutonomousLife", "focusedActivity"):
-                await self._call("ALAutonomousLife", "stopFocus")
-                log.warning("took the robot back from its own activity")
-            if self._asr_language is not None:
-                await self._call("ALSpeechRecognition", "setLanguage", self._asr_language)
-            if self._shown is not None:
-                await self._call("ALTabletService", "showWebview", self._shown)
-            log.info(
-                "after the Autonomous Life change: language %s and page re-applied",
-                self._asr_language,
-            )
-        except RobotError as exc:
-            log.warning("could not re-apply after an Autonomous Life change: %s", exc)
+        while self._reset_again:
+            self._reset_again = False
+            try:
+                if self._take_focus and await self._call("ALAutonomousLife", "focusedActivity"):
+                    await self._call("ALAutonomousLife", "stopFocus")
+                    log.warning("took the robot back from its own activity")
+                if self._asr_language is not None:
+                    await self._call("ALSpeechRecognition", "setLanguage", self._asr_language)
+                if self._shown is not None:
+                    await self._call("ALTabletService", "showWebview", self._shown)
+                log.info(
+                    "after the Autonomous Life change: language %s and page re-applied",
+                    self._asr_language,
+                )
+            except RobotError as exc:
+                log.warning("could not re-apply after an Autonomous Life change: %s", exc)
 
     def _translate(self, key: str, value: Any) -> RobotEvent | None:
         if key in ZONE_KEYS:
