@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -188,6 +189,23 @@ def sim(config: Path, scenario: Path, *extra: str) -> subprocess.CompletedProces
          "--scenario", str(scenario), "--fast", "--log-level", "error", *extra],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+
+
+def test_a_second_run_with_a_config_elsewhere_starts_from_an_empty_state(
+    tmp_path: Path,
+) -> None:
+    """The state folder is relative to where sim runs; the config's own paths to its folder."""
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL)
+    config = isolated_config(tmp_path)
+    state = Path("var") / f"test-state-{tmp_path.name}"  # relative to the repository
+    try:
+        for _ in range(2):
+            done = sim(config, scenario, "--state", str(state))
+            assert done.returncode == 0, done.stderr[-2000:]
+            assert "Traceback" not in done.stderr
+    finally:
+        shutil.rmtree(REPO / state, ignore_errors=True)
 
 
 def test_a_failing_expectation_exits_1_and_names_itself(tmp_path: Path) -> None:

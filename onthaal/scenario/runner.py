@@ -184,6 +184,9 @@ class ScenarioRun:
             None if state_dir is not None else tempfile.TemporaryDirectory(prefix="onthaal-sim-")
         )
         state = state_dir if state_dir is not None else Path(self._state.name)  # type: ignore[union-attr]
+        # Absolute: the config resolves relative paths against its own folder, and the
+        # folder emptied here must be the one the databases are opened in.
+        state = state.resolve()
         _empty_state(state)
         self.config = config.model_copy(
             update={
@@ -267,7 +270,10 @@ class ScenarioRun:
         # same seed gives the same day at 30x, 300x and --fast.
         async with VirtualClock(start, pace=self.speed) as clock:
             self._hold = clock.held()
-            hw_journal = Journal(clock)
+            # [sim] journal: what the simulated devices did, one JSON line per action
+            # (the robot's calls, its Autonomous Life changes, the tablet, the guide).
+            robot_log = Path(self.config.sim.journal) if self.config.sim.journal else None
+            hw_journal = Journal(clock, robot_log)
             mode = Mode(simulate=True, config_path=self.config_path)
             system = build_system(self.config, mode, clock, hw_journal)
             assert system.robot.sim is not None
