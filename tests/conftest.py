@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -63,3 +65,52 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which is not allowed: {report.longrepr}"
+
+
+# -- the robot's loop, watched in every async test (#15) ---------------------------------
+
+#: Holds of the event loop longer than this are listed at the end of the run.
+LOOP_REPORT = 0.100
+_loop_holds: dict[str, float] = {}
+
+
+@pytest.fixture(autouse=True)
+async def _watch_the_loop(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Measure, in real time, the longest hold of the event loop during the test.
+
+    The same watch runs under ``onthaal run`` and ``sim`` (:mod:`onthaal.loop_watch`,
+    logging holds over 20 ms); here the worst hold of each test goes into the summary,
+    so code that blocks the robot's loop shows up in every test run.
+    """
+    import asyncio
+    import inspect
+
+    from onthaal.loop_watch import LoopWatch
+
+    if not inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
+        yield  # a plain test: no loop runs while it does
+        return
+    watch = LoopWatch()
+    task = asyncio.get_running_loop().create_task(watch.run(), name="test-loop-watch")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if watch.worst > LOOP_REPORT:
+            _loop_holds[request.node.nodeid] = watch.worst
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """List the tests in which the event loop was held longest."""
+    if not _loop_holds:
+        return
+    terminalreporter.section("event loop held (real time, #15)")
+    worst = sorted(_loop_holds.items(), key=lambda item: -item[1])
+    for nodeid, held in worst[:10]:
+        terminalreporter.write_line(f"{held * 1000:7.0f} ms  {nodeid}")
+    if len(worst) > 10:
+        terminalreporter.write_line(
+            f"... and {len(worst) - 10} more over {LOOP_REPORT * 1000:.0f} ms"
+        )
