@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -112,6 +113,11 @@ class Dispatcher:
         self._ties: TieRule = ties
         self._rotate_every = rotate_every
         self._timeline: Timeline | None = None
+        # Expanding every message's recurrences takes long with thousands of messages:
+        # it happens on a worker thread, over a connection of its own (one job at a time).
+        self._reader: Store | None = None
+        self._reader_lock = threading.Lock()
+        self._changes = 0  # schedule changes seen (a timeline built across one is stale)
         self._showing: dict[str, str] = {}
         self._status = {d.id: DeviceStatus(d.id) for d in devices}
         self._wake = asyncio.Event()
@@ -132,6 +138,7 @@ class Dispatcher:
     def wake(self) -> None:
         """The schedule changed: resolve again now."""
         self._timeline = None
+        self._changes += 1
         self._wake.set()
 
     def status(self) -> Mapping[str, DeviceStatus]:
@@ -139,13 +146,39 @@ class Dispatcher:
         return self._status
 
     def preview(self, at: datetime) -> dict[str, Showing]:
-        """What every device shows at ``at`` (any instant, past or future)."""
-        timeline = Timeline(
-            self._store.messages(), self._tz, at - timedelta(days=1), at + timedelta(days=1)
-        )
+        """What every device shows at ``at`` (any instant, past or future).
+
+        Within the dispatcher's own horizon it reuses the timeline it already built (a
+        display page asks this on every load); elsewhere it reads the schedule.
+        """
+        timeline = self._timeline
+        if timeline is None or not timeline.covers(at):
+            timeline = Timeline(
+                self._store.messages(), self._tz, at - timedelta(days=1), at + timedelta(days=1)
+            )
         return resolve(
             timeline, self._devices, at, ties=self._ties, rotate_every=self._rotate_every
         )
+
+    async def preview_soon(self, at: datetime) -> dict[str, Showing]:
+        """:meth:`preview`, reading and expanding the schedule off the event loop."""
+        timeline = self._timeline
+        if timeline is None or not timeline.covers(at):
+            if self._store.in_memory:
+                return self.preview(at)
+            timeline = await asyncio.get_running_loop().run_in_executor(
+                None, self._build_around, at
+            )
+        return resolve(
+            timeline, self._devices, at, ties=self._ties, rotate_every=self._rotate_every
+        )
+
+    def _build_around(self, at: datetime) -> Timeline:
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = self._store.reader(any_thread=True)
+            messages = self._reader.messages()
+        return Timeline(messages, self._tz, at - timedelta(days=1), at + timedelta(days=1))
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -156,7 +189,7 @@ class Dispatcher:
     async def _dispatch(self) -> None:
         while True:
             now = self._clock.now()
-            timeline = self._timeline_at(now)
+            timeline = await self._timeline_at(now)
             showing = resolve(
                 timeline, self._devices, now, ties=self._ties, rotate_every=self._rotate_every
             )
@@ -167,12 +200,28 @@ class Dispatcher:
                 wake_at = min(wake_at, rotation_boundary(now, self._rotate_every))
             await self._sleep_until(wake_at)
 
-    def _timeline_at(self, now: datetime) -> Timeline:
-        if self._timeline is None or not self._timeline.covers(now):
-            self._timeline = Timeline(
-                self._store.messages(), self._tz, now - timedelta(days=1), now + HORIZON
-            )
+    async def _timeline_at(self, now: datetime) -> Timeline:
+        while self._timeline is None or not self._timeline.covers(now):
+            changes = self._changes
+            if self._store.in_memory:
+                built = self._build(now)  # tests: one connection, used on its own thread
+            else:
+                # Off the robot's loop; the default executor, so a simulated clock waits.
+                built = await asyncio.get_running_loop().run_in_executor(None, self._build, now)
+            if changes == self._changes:  # no change came in while it was being built
+                self._timeline = built
         return self._timeline
+
+    def _build(self, now: datetime) -> Timeline:
+        """Read every message and expand it over the horizon (on a worker thread)."""
+        with self._reader_lock:
+            if self._store.in_memory:
+                messages = self._store.messages()
+            else:
+                if self._reader is None:
+                    self._reader = self._store.reader(any_thread=True)
+                messages = self._reader.messages()
+            return Timeline(messages, self._tz, now - timedelta(days=1), now + HORIZON)
 
     def _tied(self, showing: Showing, timeline: Timeline, now: datetime) -> bool:
         return (

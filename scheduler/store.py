@@ -115,18 +115,23 @@ class Delivery:
 class Store:
     """The schedule database."""
 
-    def __init__(self, path: Path | str, *, busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self, path: Path | str, *, busy_timeout: float = 5.0, any_thread: bool = False
+    ) -> None:
         """Open ``path`` (created and migrated as needed; ``":memory:"`` for tests).
 
         ``busy_timeout``: real seconds a call waits for a database another program holds
         locked before it raises ``sqlite3.OperationalError`` (keep it short on a loop
-        the robot shares).
+        the robot shares). ``any_thread``: the connection may be used from worker
+        threads, one at a time (the caller serialises).
         """
         check_database_file(path)
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._path = str(path)
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=busy_timeout)
+        self._db = sqlite3.connect(
+            str(path), isolation_level=None, timeout=busy_timeout, check_same_thread=not any_thread
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._listeners: list[Callable[[], None]] = []
@@ -207,13 +212,20 @@ class Store:
         rows = self._db.execute("SELECT body FROM messages WHERE deleted = 0 ORDER BY id")
         return [Message.model_validate_json(body) for (body,) in rows]
 
-    def reader(self) -> Store:
+    def reader(self, *, any_thread: bool = False) -> Store:
         """Another connection to the same database, for reading on another thread.
 
         WAL lets it read while this one writes. For ``":memory:"`` there is no other
         connection to the same data: this store itself.
         """
-        return self if self._path == ":memory:" else Store(self._path, busy_timeout=2.0)
+        if self._path == ":memory:":
+            return self
+        return Store(self._path, busy_timeout=2.0, any_thread=any_thread)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether this is a ``":memory:"`` database (no second connection can see it)."""
+        return self._path == ":memory:"
 
     def page(
         self,

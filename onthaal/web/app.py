@@ -449,7 +449,7 @@ def create_app(services: WebServices) -> FastAPI:
         moment = at if at.tzinfo else at.replace(tzinfo=tz)
         return {
             device: {"content_id": s.content_id, "title": s.message.title if s.message else None}
-            for device, s in services.dispatcher.preview(moment).items()
+            for device, s in (await services.dispatcher.preview_soon(moment)).items()
         }
 
     @app.get("/api/v1/frame-check")
