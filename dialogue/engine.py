@@ -97,9 +97,16 @@ class DialogueEngine:
 
     # -- understanding -------------------------------------------------------------------
 
-    def understand(self, text: str, prior_language: str | None = None) -> Understanding:
-        """The intent of ``text``, with the language it is in."""
-        language, _ = self._detector.detect(text, prior_language or self.default_language)
+    def understand(
+        self, text: str, prior_language: str | None = None, *, language: str | None = None
+    ) -> Understanding:
+        """The intent of ``text``, with the language it is in.
+
+        ``language``: known already (a recogniser hears one language only: what it
+        spotted is in that language, however short); otherwise it is detected.
+        """
+        if language is None or language not in self._languages:
+            language, _ = self._detector.detect(text, prior_language or self.default_language)
         tokens = tokenize(text, language)
         data = self._languages[language]
         day = self._mentioned_day(tokens, data)
@@ -228,10 +235,10 @@ class Conversation:
         self.failures = 0
         self.options = ()
 
-    def respond(self, text: str) -> Reply:
-        """The robot's reply to what the visitor just said."""
+    def respond(self, text: str, language: str | None = None) -> Reply:
+        """The robot's reply to what the visitor just said (in ``language``, if known)."""
         engine = self.engine
-        understood = engine.understand(text, prior_language=self.language)
+        understood = engine.understand(text, prior_language=self.language, language=language)
         self.language = understood.language
         chosen = self._choice(text, understood) if self.options else None
         self.options = ()

@@ -10,7 +10,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,12 +77,24 @@ def read_samples(path: Path) -> list[Sample]:
     return samples
 
 
-def evaluate(engine: DialogueEngine, samples: Iterable[Sample]) -> Evaluation:
-    """Run every sample through :meth:`DialogueEngine.understand` with no prior language."""
+def evaluate(
+    engine: DialogueEngine,
+    samples: Iterable[Sample],
+    hear: Callable[[str, str], str] | None = None,
+) -> Evaluation:
+    """Run every sample through :meth:`DialogueEngine.understand` with no prior language.
+
+    ``hear(text, language)``: what a recogniser makes of the sentence (the phrases a
+    word-spotting robot spots), understood in that language, as on the robot.
+    """
     result = Evaluation()
     for sample in samples:
         started = time.perf_counter()
-        understood = engine.understand(sample.text)
+        if hear is None:
+            understood = engine.understand(sample.text)
+        else:
+            heard = hear(sample.text, sample.language)
+            understood = engine.understand(heard, language=sample.language)
         result.latencies_ms.append((time.perf_counter() - started) * 1000)
         if understood.language == sample.language:
             result.language_correct += 1

@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("file", help='lines of {"text", "lang", "intent"}')
     evaluation.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    evaluation.add_argument(
+        "--through",
+        choices=("text", "naoqi"),
+        default="text",
+        help="naoqi: each line through the robot's word spotting first (default: the text)",
+    )
 
     add_beacons_parser(commands, common)
     add_schedule_parsers(commands, common)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from clock import RealClock
 from dialogue.engine import DialogueEngine
 from dialogue.evaluate import evaluate, read_samples
 from dialogue.kb import KnowledgeBaseError
+from dialogue.vocabulary import spotting_vocabulary
+from hw_sim.pepper.recogniser import spot
 from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine
 
@@ -29,7 +32,7 @@ def run_dialogue_command(args: argparse.Namespace, config: Config, config_path: 
         if args.json is not None:
             return _chat_once(engine, args.json, args.language)
         return _chat(engine, args.language)
-    return _evaluate(engine, Path(args.file), as_json=args.json)
+    return _evaluate(engine, Path(args.file), as_json=args.json, through=args.through)
 
 
 def _chat_once(engine: DialogueEngine, text: str, language: str | None) -> int:
@@ -68,16 +71,35 @@ def _chat(engine: DialogueEngine, language: str | None) -> int:
     return EXIT_OK
 
 
-def _evaluate(engine: DialogueEngine, path: Path, *, as_json: bool) -> int:
+def word_spotting(engine: DialogueEngine) -> Callable[[str, str], str]:
+    """What the robot hears: the knowledge base's phrases spotted in a sentence.
+
+    The same vocabulary the robot is given and the simulated recogniser's spotting model
+    (:func:`hw_sim.pepper.recogniser.spot`), with three hypotheses as Onthaal asks.
+    """
+    vocabularies = {
+        language: spotting_vocabulary(engine.kb, language) for language in engine.kb.languages
+    }
+
+    def hear(text: str, language: str) -> str:
+        return " ".join(spot(text, vocabularies.get(language, []), limit=3))
+
+    return hear
+
+
+def _evaluate(engine: DialogueEngine, path: Path, *, as_json: bool, through: str = "text") -> int:
     try:
         samples = read_samples(path)
     except (OSError, ValueError) as exc:
         print(f"{path}: {exc}" if isinstance(exc, OSError) else str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
-    summary = evaluate(engine, samples).summary()
+    hear = word_spotting(engine) if through == "naoqi" else None
+    summary = evaluate(engine, samples, hear).summary()
+    summary["through"] = through
     if as_json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return EXIT_OK
+    print(f"heard through:                  {through}")
     print(f"questions:                      {summary['questions']}")
     print(f"top-1 accuracy (in scope):      {summary['top1_accuracy_in_scope']:.1%}")
     print(f"'no match' rate (out of scope): {summary['no_match_rate_out_of_scope']:.1%}")

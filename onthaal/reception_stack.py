@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from clock import Clock
+from dialogue.vocabulary import spotting_vocabulary
 from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine
 from robot.behaviour import BehaviourEngine
@@ -33,6 +34,9 @@ def build_reception(config: Config, config_path: Path, robot: RobotHAL, clock: C
     """Build the reception for ``robot``; raises KnowledgeBaseError or TextsError."""
     base = config_path.parent
     dialogue = build_engine(config, config_path, clock)
+    robot.listen_for(
+        {lang: spotting_vocabulary(dialogue.kb, lang) for lang in config.site.languages}
+    )
     texts = load_texts(base / config.behaviours.texts, tuple(config.site.languages))
     statistics: Statistics = (
         CsvStatistics(base / config.privacy.statistics_file, ZoneInfo(config.site.timezone))

@@ -9,7 +9,7 @@ only ever see this protocol. Everything the robot senses arrives as a typed even
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol, Self
@@ -228,6 +228,10 @@ class RobotHAL(Protocol):
     @property
     def languages(self) -> frozenset[str]:
         """The languages the robot can speak (Onthaal's codes), as read at connect."""
+        ...
+
+    def listen_for(self, vocabulary: Mapping[str, Sequence[str]]) -> None:
+        """The phrases the robot's recogniser spots, per language (before connecting)."""
         ...
 
     async def say(self, text: str, language: Language) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -200,6 +200,8 @@ class NaoqiRobot:
         autonomous_life: str | None = "solitary",
         take_focus: bool = True,
         zone_limits: tuple[float, float] | None = None,
+        vocabulary: Mapping[str, Sequence[str]] | None = None,
+        confidence_floor: float = 0.3,
         call_timeout: float = 10.0,
         reconnect_initial: float = 0.2,
         reconnect_max: float = 10.0,
@@ -216,6 +218,9 @@ class NaoqiRobot:
         ``take_focus`` stops the Launchpad and any activity Autonomous Life focuses (the
         robot's own dialog would otherwise take the voice, recogniser and tablet);
         ``zone_limits`` sets ALEngagementZones' first and second limit in metres;
+        ``vocabulary``: per Onthaal language, the phrases the recogniser spots (word
+        spotting; without it the robot does not listen); recognitions below
+        ``confidence_floor`` are dropped;
         ``call_timeout`` bounds each call in real seconds.
         """
         self._url_source = url
@@ -224,6 +229,8 @@ class NaoqiRobot:
         self._autonomous_life = autonomous_life
         self._take_focus = take_focus
         self._zone_limits = zone_limits
+        self._vocabulary = {k: list(v) for k, v in (vocabulary or {}).items()}
+        self._floor = confidence_floor
         self._call_timeout = call_timeout
         self._reconnect = wait_exponential(multiplier=reconnect_initial, max=reconnect_max)
         self._event_buffer = event_buffer
@@ -254,6 +261,10 @@ class NaoqiRobot:
     def connected(self) -> bool:
         """Whether the link is up right now."""
         return self._link is not None and not self._link.lost.done()
+
+    def listen_for(self, vocabulary: Mapping[str, Sequence[str]]) -> None:
+        """Set the phrases to spot per language; applied at the next connection."""
+        self._vocabulary = {k: list(v) for k, v in vocabulary.items()}
 
     @property
     def known_battery(self) -> BatteryState | None:
@@ -365,6 +376,32 @@ class NaoqiRobot:
         if event is not None:
             self._emit(event)
 
+    def _recognised(self, value: Any) -> UtteranceHeard | None:
+        """``[phrase, confidence, phrase2, confidence2, …]``, best first, as one utterance.
+
+        With word spotting each phrase is ``<...> phrase <...>``; the spotted phrases of
+        the hypotheses at or above the floor make the text the dialogue receives.
+        """
+        if not isinstance(value, list | tuple):
+            return None
+        pairs = list(zip(value[0::2], value[1::2], strict=False))
+        kept = [
+            (str(phrase).replace("<...>", " ").strip(), float(confidence))
+            for phrase, confidence in pairs
+            if isinstance(confidence, int | float) and float(confidence) >= self._floor
+        ]
+        kept = [(phrase, confidence) for phrase, confidence in kept if phrase]
+        language = _FROM_NAOQI_LANGUAGE.get(self._asr_language or "", "nl")
+        if not kept:
+            # Speech, but no phrase of the vocabulary (or none sure enough): the visitor
+            # said something the robot did not understand, and it should say so.
+            return UtteranceHeard(text="", language=language, confidence=0.0)  # type: ignore[arg-type]
+        return UtteranceHeard(
+            text=" ".join(dict.fromkeys(phrase for phrase, _ in kept)),
+            language=language,  # type: ignore[arg-type]
+            confidence=max(confidence for _, confidence in kept),
+        )
+
     def _forget_the_departed(self, link: _Link) -> None:
         """After a reconnect: whoever left while the link was down has left.
 
@@ -397,7 +434,9 @@ class NaoqiRobot:
                     await self._call("ALAutonomousLife", "stopFocus")
                     log.warning("took the robot back from its own activity")
                 if self._asr_language is not None:
-                    await self._call("ALSpeechRecognition", "setLanguage", self._asr_language)
+                    async with self._speech_lock:  # not in the middle of a sentence
+                        await self._listen_in(self._asr_language)
+                        await self._resume_listening()
                 if self._shown is not None:
                     await self._call("ALTabletService", "showWebview", self._shown)
                 log.info(
@@ -413,15 +452,7 @@ class NaoqiRobot:
         if key == KEY_PERSON_LEFT:
             return PersonLeft(track_id=str(value))
         if key == KEY_WORD_RECOGNIZED:
-            # NAOqi sends [phrase, confidence, phrase2, confidence2, ...]; best first.
-            if not isinstance(value, list | tuple) or len(value) < 2 or not value[0]:
-                return None
-            language = self._link.tts_language if self._link else None
-            return UtteranceHeard(
-                text=str(value[0]),
-                language=_FROM_NAOQI_LANGUAGE.get(language or "", "nl"),  # type: ignore[arg-type]
-                confidence=float(value[1]),
-            )
+            return self._recognised(value)
         if key == KEY_TABLET_TAPPED:
             return TabletTouched(element=str(value))
         if key in HEAD_KEYS:
@@ -467,6 +498,7 @@ class NaoqiRobot:
             if self._zone_limits is not None:
                 await self._set_zone_limits(proxies["ALEngagementZones"], *self._zone_limits)
             link.languages = await self._installed_languages(proxies)
+            await self._start_listening(link)
             try:
                 seen = await self._await(memory.getData(KEY_VISIBLE, _async=True))
                 link.visible = {str(person) for person in seen or []}
@@ -488,6 +520,31 @@ class NaoqiRobot:
                 session.close()
             raise
         self._link = link
+
+    async def _start_listening(self, link: _Link) -> None:
+        """Feed the recogniser its vocabulary, then subscribe: it writes WordRecognized."""
+        if not self._vocabulary:
+            return
+        asr = link.proxies["ALSpeechRecognition"]
+        language = self._asr_language or await self._await(asr.getLanguage(_async=True))
+        code = _FROM_NAOQI_LANGUAGE.get(language, "nl")
+        await self._await(asr.pause(True, _async=True))
+        await self._await(asr.setLanguage(NAOQI_LANGUAGE[code], _async=True))
+        await self._await(asr.setVocabulary(self._vocabulary.get(code, []), True, _async=True))
+        await self._await(asr.setParameter("NbHypotheses", 3.0, _async=True))
+        await self._await(asr.subscribe(SUBSCRIBER, _async=True))
+        await self._await(asr.pause(False, _async=True))
+        self._asr_language = NAOQI_LANGUAGE[code]
+
+    async def _listen_in(self, name: str) -> None:
+        """Switch the recogniser to ``name`` and its vocabulary (paused meanwhile)."""
+        code = _FROM_NAOQI_LANGUAGE[name]
+        await self._call("ALSpeechRecognition", "pause", True)
+        await self._call("ALSpeechRecognition", "setLanguage", name)
+        if self._vocabulary:
+            vocabulary = self._vocabulary.get(code, [])
+            await self._call("ALSpeechRecognition", "setVocabulary", vocabulary, True)
+        self._asr_language = name
 
     async def _share_with_autonomous_life(self, link: _Link) -> None:
         """Read Life's state and focus, ask for ours, never fail the link over it."""
@@ -550,7 +607,7 @@ class NaoqiRobot:
             self._reapplying.cancel()
             self._reapplying = None
         if release and not link.lost.done():
-            for extractor in EXTRACTORS:
+            for extractor in (*EXTRACTORS, *(("ALSpeechRecognition",) if self._vocabulary else ())):
                 with contextlib.suppress(Exception):
                     await self._await(link.proxies[extractor].unsubscribe(SUBSCRIBER, _async=True))
             for subscriber, link_id in link.subscriptions:
@@ -598,20 +655,30 @@ class NaoqiRobot:
         async with self._speech_lock:
             name = NAOQI_LANGUAGE[language]
             if self._asr_language != name:
-                await self._call("ALSpeechRecognition", "setLanguage", name)
-                self._asr_language = name
+                await self._listen_in(name)  # leaves the recogniser paused
+            elif self._vocabulary:
+                await self._call("ALSpeechRecognition", "pause", True)  # not its own voice
             # Speech takes time: allow a generous 1 s per 8 characters on top of the usual.
             timeout = self._call_timeout + len(text) / 8
-            if service == "ALTextToSpeech":
-                # say(text, language): this sentence in this voice, whatever was reset.
-                await self._call(service, "say", text, name, timeout=timeout)
-                return
-            # ALAnimatedSpeech has no language overload: set the voice when it may differ.
-            link = self._link
-            if link is not None and link.tts_language != name:
-                await self._call("ALTextToSpeech", "setLanguage", name)
-                link.tts_language = name
-            await self._call(service, "say", text, timeout=timeout)
+            try:
+                if service == "ALTextToSpeech":
+                    # say(text, language): this sentence in this voice, whatever was reset.
+                    await self._call(service, "say", text, name, timeout=timeout)
+                    return
+                # ALAnimatedSpeech has no language overload: set the voice when it may differ.
+                link = self._link
+                if link is not None and link.tts_language != name:
+                    await self._call("ALTextToSpeech", "setLanguage", name)
+                    link.tts_language = name
+                await self._call(service, "say", text, timeout=timeout)
+            finally:
+                await self._resume_listening()
+
+    async def _resume_listening(self) -> None:
+        """Listen again after the robot spoke (nothing to do without a vocabulary)."""
+        if self._vocabulary and self.connected:
+            with contextlib.suppress(RobotError):
+                await self._call("ALSpeechRecognition", "pause", False)
 
     async def say(self, text: str, language: Language) -> None:
         """Speak plainly with ALTextToSpeech."""

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from clock import Clock
 from dialogue.engine import Conversation, DialogueEngine, Reply, ReplyKind
+from dialogue.vocabulary import language_named
 from robot.behaviour import Behaviour, Context, Interrupt, Resource
 from robot.hal import (
     BatteryChanged,
@@ -361,7 +362,11 @@ class Converse(Behaviour):
             if isinstance(heard, TabletTouched):
                 await self._tablet(ctx, s, heard.element)
                 continue
-            reply = s.conversation.respond(heard.text)
+            named = language_named(heard.text)
+            if named is not None and named in s.dialogue.kb.languages:
+                await self._tablet(ctx, s, f"lang-{named}")  # "français": as if tapped
+                continue
+            reply = s.conversation.respond(heard.text, heard.language)
             s.statistics.count(s.clock.now(), reply.language, reply.intent or str(reply.kind))
             await ctx.say(reply.text, reply.language)
             if reply.tablet:

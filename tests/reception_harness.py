@@ -54,6 +54,16 @@ class Reception:
                 raise AssertionError(f"timed out; the robot said: {self.said()}")
             await asyncio.sleep(0.002)
 
+    async def tell(self, text: str, language: str) -> None:
+        """The visitor says ``text`` once the robot has finished speaking and listens."""
+        state = self.sim.state
+        await self.until(
+            lambda: (
+                not self.sim.world.speaking and bool(state.asr_subscribers) and not state.asr_paused
+            )
+        )
+        self.sim.world.hear(text, language)
+
     async def until_said(self, fragment: str, timeout: float = 10.0) -> dict[str, Any]:
         """Wait until the robot says something containing ``fragment``; that entry."""
 

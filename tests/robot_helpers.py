@@ -20,6 +20,10 @@ E = TypeVar("E", bound=RobotEvent)
 SETTLE = 0.003
 
 
+#: What the test robot's recogniser spots (the reception builds this from the KB).
+VOCABULARY = {"nl": ["paspoort", "toiletten"], "fr": ["passeport", "toilettes"], "en": ["passport"]}
+
+
 @asynccontextmanager
 async def pepper_and_robot(
     transport: Transport, settings: PepperSettings = FOUR_VOICES
@@ -29,7 +33,11 @@ async def pepper_and_robot(
         VirtualClock(T0, settle=SETTLE) as clock,
         SimulatedPepper(clock, transport=transport, settings=settings) as sim,
         NaoqiRobot(
-            sim.url, clock=clock, session_factory=sim.session_factory, reconnect_max=1.0
+            sim.url,
+            clock=clock,
+            session_factory=sim.session_factory,
+            reconnect_max=1.0,
+            vocabulary=VOCABULARY,
         ) as robot,
     ):
         yield clock, sim, robot

@@ -26,3 +26,16 @@ async def test_dev_set_accuracy_meets_the_bars() -> None:
     assert summary["top1_accuracy_in_scope"] >= 0.90, summary["mistakes"]
     assert summary["no_match_rate_out_of_scope"] >= 0.90, summary["mistakes"]
     assert summary["language_accuracy"] >= 0.95, summary["mistakes"]
+
+
+async def test_dev_set_through_the_robots_word_spotting_meets_the_bar() -> None:
+    """#17: what a NAOqi robot hears is the vocabulary phrases it spots, not the sentence."""
+    from onthaal.dialogue_cli import word_spotting
+
+    async with VirtualClock(datetime(2026, 11, 24, 9, tzinfo=UTC)) as clock:
+        engine = build_engine(load_config(REPO / "robot.toml"), REPO / "robot.toml", clock)
+        hear = word_spotting(engine)
+        assert hear("goeiemiddag ik kom voor een nieuwe identiteitskaart", "nl") != ""
+        summary = evaluate(engine, read_samples(DEV_SET), hear).summary()
+    assert summary["top1_accuracy_in_scope"] >= 0.85, summary["mistakes"]
+    assert summary["no_match_rate_out_of_scope"] >= 0.90, summary["mistakes"]

@@ -23,6 +23,7 @@ from robot.hal import (
     MoveBlocked,
     PersonApproached,
     PersonOutOfSight,
+    UtteranceHeard,
 )
 from tests.reception_harness import reception
 from tests.robot_helpers import eventually, next_event, pepper_and_robot
@@ -200,9 +201,14 @@ async def test_a_person_lost_and_found_again_gets_a_new_id(transport: Transport)
         sim.world.approach(5, 1)
         assert await next_event(events, PersonApproached) == PersonApproached("5", 1)
         sim.world.reidentify(5)
-        assert await next_event(events, PersonOutOfSight) == PersonOutOfSight("5")
-        found = await next_event(events, PersonApproached)
-        assert found.zone == 1 and found.track_id != "5"
+        seen: list[object] = []
+        while not (
+            PersonOutOfSight("5") in seen
+            and any(isinstance(e, PersonApproached) and e.track_id != "5" for e in seen)
+        ):  # two ALMemory keys: libqi does not order them
+            seen.append(await events.next(timeout=5))
+        found = next(e for e in seen if isinstance(e, PersonApproached))
+        assert found.zone == 1
 
 
 async def test_a_visitor_found_again_under_a_new_id_is_not_welcomed_twice() -> None:
@@ -222,7 +228,7 @@ async def test_a_blocked_guide_says_so_and_shows_the_way_on_screen() -> None:
         await r.sim.world.walk_in(7, step=1.0)
         await r.until_said("welkom")
         r.sim.world.state.obstacle = 0.45
-        r.sim.world.hear("Waar zijn de toiletten?", "Dutch")
+        await r.tell("Waar zijn de toiletten?", "Dutch")
         await r.until_said("toon u de weg op mijn scherm")
         shown = [e["url"] for e in r.journal("pepper", "tablet-show")]
         assert any("/route/toiletten" in url for url in shown)
@@ -277,3 +283,65 @@ async def test_a_visitor_who_left_while_the_link_was_down_is_gone_after_it(
         await clock.sleep(3)
         await next_event(events, ConnectionRestored, timeout=10)
         assert await next_event(events, PersonLeft) == PersonLeft("6")
+
+
+# -- hearing (#17): word spotting over the knowledge base's vocabulary --------------------
+
+
+async def test_the_recogniser_hears_only_when_subscribed_with_a_vocabulary_and_not_paused(
+    transport: Transport,
+) -> None:
+    async with pepper_and_robot(transport) as (_, sim, robot), robot.events() as events:
+        world = sim.world
+        entries = [e["action"] for e in sim.journal.since(0) if e["device"] == "pepper"]
+        assert "asr-vocabulary" in entries and "asr-subscribe" in entries
+        world.state.asr_paused = True
+        world.hear("mijn paspoort", "Dutch")
+        assert sim.journal.find("pepper", "unheard"), "a paused recogniser hears nothing"
+        world.state.asr_paused = False
+        world.hear("mijn paspoort is vervallen", "Dutch")
+        heard = await next_event(events, UtteranceHeard)
+        assert heard.text == "paspoort"
+        assert world.recogniser is not None
+
+
+async def test_the_robot_does_not_hear_itself_or_the_visitor_while_it_speaks(
+    transport: Transport,
+) -> None:
+    async with pepper_and_robot(transport) as (_, sim, robot):
+        paused_while_speaking: list[bool] = []
+
+        def during(entry: dict[str, Any]) -> None:
+            if entry["action"] == "say":  # the moment the robot starts the sentence
+                paused_while_speaking.append(sim.state.asr_paused)
+                sim.world.hear("paspoort", "Dutch")  # the visitor talks over it
+
+        sim.journal.add_listener(during)
+        await robot.say("Uw paspoort is klaar.", "nl")
+        assert paused_while_speaking == [True], "paused while the robot speaks"
+        assert not sim.state.asr_paused, "and listening again after"
+        recognised = sim.journal.find("pepper", "recognised")
+        assert not recognised, "neither its own 'paspoort' nor the visitor's was taken"
+
+
+async def test_a_visitor_asking_in_a_sentence_is_answered_from_the_phrase_spotted() -> None:
+    async with reception(OPEN) as r:
+        await r.sim.world.walk_in(7, step=1.0)
+        await r.until_said("welkom")
+        await r.tell("goeiemiddag ik kom voor een nieuwe identiteitskaart", "Dutch")
+        await r.until_said("eID")
+        spotted = r.journal("pepper", "recognised")[-1]["phrases"]
+        assert any("identiteitskaart" in p for p in spotted)
+
+
+async def test_saying_francais_switches_the_robot_to_french_and_it_understands() -> None:
+    async with reception(OPEN) as r:
+        await r.sim.world.walk_in(8, step=1.0)
+        await r.until_said("welkom")
+        await r.tell("Français", "French")  # a language name is in every vocabulary
+        chosen = await r.until_said("en français")
+        assert chosen["language"] == "French"
+        assert r.sim.state.asr_language == "French"
+        await r.tell("Où sont les toilettes ?", "French")
+        answer = await r.until_said("Les toilettes")
+        assert answer["language"] == "French"

@@ -32,9 +32,9 @@ def _files(folder: Path) -> list[Path]:
 async def _one_visit(r: Reception) -> None:
     await r.sim.world.walk_in(TRACK_ID, step=1.0)
     await r.until_said("welkom")
-    r.sim.world.hear(QUESTION, "Dutch")
+    await r.tell(QUESTION, "Dutch")
     await r.until_said("toiletten vindt u")
-    r.sim.world.hear("Dank u wel, tot ziens!", "Dutch")
+    await r.tell("Dank u wel, tot ziens!", "Dutch")
     await r.until(lambda: r.situation.conversation is None)
 
 

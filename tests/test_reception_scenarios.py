@@ -23,7 +23,7 @@ async def test_a_dutch_visitor_is_greeted_helped_to_the_toilets_and_says_goodbye
         shown = [e["url"] for e in r.journal("pepper", "tablet-show")]
         assert any("/languages" in url for url in shown), "the tablet offers a language choice"
 
-        r.sim.world.hear("Waar zijn de toiletten?", "Dutch")
+        await r.tell("Waar zijn de toiletten?", "Dutch")
         answer = await r.until_said("toiletten vindt u")
         assert answer["language"] == "Dutch"
         await r.until(lambda: bool(r.journal("pepper", "joints")))
@@ -37,7 +37,7 @@ async def test_a_dutch_visitor_is_greeted_helped_to_the_toilets_and_says_goodbye
         x, _y, theta = r.sim.state.position
         assert abs(x) < 1e-9 and abs(theta) < 1e-9, "then it is back in its place"
 
-        r.sim.world.hear("Dank u wel, tot ziens!", "Dutch")
+        await r.tell("Dank u wel, tot ziens!", "Dutch")
         await r.until(lambda: r.situation.conversation is None)
         assert r.said()[-1] in r.situation.dialogue.kb.intents["thanks_goodbye"].answers["nl"]
 
@@ -49,7 +49,7 @@ async def test_a_french_visitor_picks_french_on_the_tablet_and_is_answered_in_fr
         r.sim.world.tap_tablet("lang-fr")
         chosen = await r.until_said("en français")
         assert chosen["language"] == "French"
-        r.sim.world.hear("Où sont les toilettes ?", "French")
+        await r.tell("Où sont les toilettes ?", "French")
         answer = await r.until_said("Les toilettes")
         assert answer["language"] == "French"
 
@@ -58,9 +58,9 @@ async def test_two_failed_questions_lead_to_a_handover_notification() -> None:
     async with reception(OPEN) as r:
         await r.sim.world.walk_in(9, step=1.0)
         await r.until_said("welkom")
-        r.sim.world.hear("Wie heeft de Ronde van Vlaanderen gewonnen?", "Dutch")
+        await r.tell("Wie heeft de Ronde van Vlaanderen gewonnen?", "Dutch")
         await r.until_said("niet goed begrepen")
-        r.sim.world.hear("Wat is de hoofdstad van Australië?", "Dutch")
+        await r.tell("Wat is de hoofdstad van Australië?", "Dutch")
         await r.until_said("collega")
         await r.until(lambda: bool(r.handovers))
         [request] = r.handovers
@@ -72,7 +72,7 @@ async def test_a_visitor_leaving_mid_answer_stops_speech_and_resets_the_tablet()
     async with reception(OPEN, speed=20.0) as r:
         await r.sim.world.walk_in(10, step=1.0)
         await r.until_said("welkom")
-        r.sim.world.hear("Ik wil een paspoort aanvragen", "Dutch")
+        await r.tell("Ik wil een paspoort aanvragen", "Dutch")
         await r.until_said("Een paspoort vraagt u aan")  # first sentence under way
         r.sim.world.leave(10)
         await r.until(lambda: any(e.get("interrupted") for e in r.journal("pepper", "stop-speech")))
@@ -92,7 +92,7 @@ async def test_low_battery_preempts_a_conversation_at_a_sentence_boundary() -> N
     async with reception(OPEN, speed=20.0) as r:
         await r.sim.world.walk_in(11, step=1.0)
         await r.until_said("welkom")
-        r.sim.world.hear("Ik wil een paspoort aanvragen", "Dutch")
+        await r.tell("Ik wil een paspoort aanvragen", "Dutch")
         first = await r.until_said("Een paspoort vraagt u aan")
         r.sim.world.set_battery(12.0, charging=False)
         apology = await r.until_said("batterij is bijna leeg")
@@ -120,7 +120,7 @@ async def test_a_visitor_greeted_a_minute_ago_is_not_greeted_again() -> None:
     async with reception(OPEN) as r:
         await r.sim.world.walk_in(13, step=1.0)
         await r.until_said("welkom")
-        r.sim.world.hear("Dank u, tot ziens", "Dutch")
+        await r.tell("Dank u, tot ziens", "Dutch")
         await r.until(lambda: r.situation.conversation is None)
         r.sim.world.approach(13, 2)
         await r.clock.sleep(30)

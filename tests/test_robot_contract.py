@@ -132,16 +132,17 @@ async def test_every_sensor_event_arrives_typed_with_its_fields(transport: Trans
             PersonApproached("41", 1),
         ]
 
+        # word spotting: the vocabulary phrase the sentence contains, not the sentence
         sim.world.hear("waar kan ik mijn paspoort afhalen", "Dutch")
         heard = await next_event(events, UtteranceHeard)
-        assert heard.text == "waar kan ik mijn paspoort afhalen"
+        assert heard.text == "paspoort"
         assert heard.language == "nl"
-        assert heard.confidence == pytest.approx(0.9)
+        assert 0.5 <= heard.confidence <= 0.9
 
-        # the recogniser listens in Dutch: French speech comes back unsure
-        sim.world.hear("où est la toilette", "French")
+        # the recogniser listens in Dutch: French speech is not understood
+        sim.world.hear("où sont les toilettes", "French")
         unsure = await next_event(events, UtteranceHeard)
-        assert unsure.confidence < 0.5
+        assert unsure.text == "" and unsure.confidence == 0.0
 
         sim.world.tap_tablet("lang-fr")
         assert await next_event(events, TabletTouched) == TabletTouched("lang-fr")

@@ -69,7 +69,7 @@ class ALTextToSpeech(_Service):
         """``say(text, language)``: this sentence in ``language``, then back as it was."""
         self._installed("ALTextToSpeech::say", language)
         self._record("say", text=text, language=language)
-        await self._w.speak(speech_seconds(text))
+        await self._w.speak(speech_seconds(text), text)
 
     def setLanguage(self, language: str) -> None:  # noqa: N802
         self._installed("ALTextToSpeech::setLanguage", language)
@@ -122,18 +122,14 @@ class ALAnimatedSpeech(_Service):
         gestures = self._w.state.awake and mode != "disabled"
         language = self._w.state.language
         self._record("animated-say", text=text, language=language, gestures=gestures)
-        await self._w.speak(speech_seconds(text))
+        await self._w.speak(speech_seconds(text), text)
 
 
 class ALSpeechRecognition(_Service):
-    """The recogniser's settings; speech itself arrives through the control surface."""
+    """The recogniser: a vocabulary, word spotting, subscribers, pause (see the world)."""
 
     def __init__(self, world: PepperWorld) -> None:
         super().__init__(world)
-        self.vocabulary: list[str] = []
-        self.word_spotting = False
-        self.paused = False
-        self.subscribers: set[str] = set()
         self._parameters = {"Sensitivity": 0.5, "NbHypotheses": 1.0}
 
     def setLanguage(self, language: str) -> None:  # noqa: N802
@@ -148,26 +144,33 @@ class ALSpeechRecognition(_Service):
         return list(self._w.settings.languages)
 
     def setVocabulary(self, phrases: list[str], word_spotting: bool) -> None:  # noqa: N802
-        if self.subscribers and not self.paused:
+        state = self._w.state
+        if state.asr_subscribers and not state.asr_paused:
             raise RuntimeError("ALSpeechRecognition::setVocabulary: pause the engine first")
-        self.vocabulary = list(phrases)
-        self.word_spotting = word_spotting
+        state.asr_vocabulary = list(phrases)
+        state.asr_word_spotting = word_spotting
+        self._record("asr-vocabulary", phrases=len(phrases), word_spotting=word_spotting)
 
     def pause(self, paused: bool) -> None:
-        self.paused = paused
+        self._w.state.asr_paused = paused
 
     def subscribe(self, name: str) -> None:
-        self.subscribers.add(name)
+        if not self._w.state.asr_vocabulary:
+            raise RuntimeError("ALSpeechRecognition::subscribe: no vocabulary was set")
+        self._w.state.asr_subscribers.add(name)
+        self._record("asr-subscribe", subscriber=name)
 
     def unsubscribe(self, name: str) -> None:
-        if name not in self.subscribers:
+        if name not in self._w.state.asr_subscribers:
             raise RuntimeError(f"ALSpeechRecognition::unsubscribe: '{name}' is not subscribed")
-        self.subscribers.discard(name)
+        self._w.state.asr_subscribers.discard(name)
 
     def setParameter(self, name: str, value: float) -> None:  # noqa: N802
         if name not in self._parameters:
             raise RuntimeError(f"ALSpeechRecognition::setParameter: unknown '{name}'")
         self._parameters[name] = value
+        if name == "NbHypotheses":
+            self._w.state.asr_hypotheses = max(1, int(value))
 
     def getParameter(self, name: str) -> float:  # noqa: N802
         if name not in self._parameters:

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from clock import Clock, Timer
 from hw_sim.journal import Journal
+from hw_sim.pepper.recogniser import Recogniser
 from hw_sim.pepper.signatures import Overload, check_return, resolve, resolve_for
 
 log = logging.getLogger("onthaal.sim.pepper")
@@ -64,6 +65,8 @@ class PepperSettings:
     preferred_language: str = "Dutch"
     #: Chance that a visitor in zone 1 is lost and found again under a new id.
     reidentify_rate: float = 0.0
+    #: Share of sentences the recogniser does not catch at all (a noisy hall).
+    asr_miss_rate: float = 0.0
     seed: int = 0
 
 
@@ -98,6 +101,11 @@ class PepperState:
     zones: set[str] = field(default_factory=set)  # ALEngagementZones subscribers
     time_before_disappears: float = 10.0  # seconds, a person the robot looks away from
     time_before_visible_disappears: float = 2.0  # seconds, a person gone from view
+    asr_vocabulary: list[str] = field(default_factory=list)
+    asr_word_spotting: bool = False
+    asr_paused: bool = False
+    asr_subscribers: set[str] = field(default_factory=set)
+    asr_hypotheses: int = 1
 
 
 class PepperWorld:
@@ -118,6 +126,8 @@ class PepperWorld:
         self._dropping: dict[int, Timer] = {}  # person id -> JustLeft
         self._reidentify: dict[int, Timer] = {}  # visitor -> pending re-identification
         self._focused_for: int | None = None  # whom the robot's own dialog is talking to
+        self.recogniser = Recogniser(self.settings.seed, self.settings.asr_miss_rate)
+        self._saying: str | None = None  # the sentence being spoken (the robot hears it too)
         self.memory: dict[str, Any] = {}
         self.services: dict[str, object] = {}
         self._subscribers: dict[str, Subscriber] = {}
@@ -135,16 +145,23 @@ class PepperWorld:
 
     # -- speech --------------------------------------------------------------------------
 
-    async def speak(self, seconds: float) -> None:
-        """Take ``seconds`` to speak, unless ``stop_speaking`` cuts it short."""
+    async def speak(self, seconds: float, text: str | None = None) -> None:
+        """Take ``seconds`` to speak ``text``, unless ``stop_speaking`` cuts it short.
+
+        A recogniser left listening meanwhile hears the robot's own voice.
+        """
         interrupted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._speaking.add(interrupted)
+        self._saying = text
+        if text is not None and self._listening():
+            self._recognise(text, self.state.asr_language, by="robot")
         talking = asyncio.ensure_future(self.clock.sleep(seconds * self.speech_scale))
         try:
             await asyncio.wait({talking, interrupted}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             talking.cancel()
             self._speaking.discard(interrupted)
+            self._saying = None
 
     @property
     def speaking(self) -> bool:
@@ -492,16 +509,31 @@ class PepperWorld:
     def hear(self, text: str, language: str) -> None:
         """A visitor says ``text`` in NAOqi language ``language`` (e.g. 'French').
 
-        The recogniser listens in ``asr_language``; speech in another language is
-        'recognised' with a low confidence, as a real recogniser would struggle.
+        Heard only while the recogniser is subscribed, fed a vocabulary and not paused,
+        and only as the vocabulary phrases the sentence contains, in the recogniser's
+        language (:mod:`hw_sim.pepper.recogniser`).
         """
-        confidence = 0.9 if language == self.state.asr_language else 0.35
         self.journal.record("sim", "hear", text=text, language=language)
         if self.state.focus == DEFAULT_DIALOG:
             # The robot's own dialog owns the recogniser and answers by itself.
             self.journal.record(DEVICE, "default-dialog", event="answered")
             return
-        self.raise_event("WordRecognized", [text, confidence])
+        if not self._listening():
+            self.journal.record(DEVICE, "unheard", why="the recogniser is not listening")
+            return
+        self._recognise(text, language, by="visitor")
+
+    def _listening(self) -> bool:
+        s = self.state
+        return bool(s.asr_subscribers) and not s.asr_paused and bool(s.asr_vocabulary)
+
+    def _recognise(self, text: str, language: str, by: str) -> None:
+        s = self.state
+        value = self.recogniser.hear(
+            text, language, s.asr_language, s.asr_vocabulary, s.asr_word_spotting, s.asr_hypotheses
+        )
+        self.journal.record(DEVICE, "recognised", of=by, phrases=[str(p) for p in value[::2]])
+        self.raise_event("WordRecognized", value)
 
     def tap_tablet(self, element: str) -> None:
         """A visitor taps element ``element`` on the tablet page."""

@@ -50,6 +50,7 @@ SETTLE_LIMIT = 15.0  # real seconds to wait for deliveries before judging
 REAL_LIMIT = 10.0  # real seconds one robot reply may take before the run moves on
 FAULT_LIMIT = 30.0  # real seconds injecting or recovering one fault may take
 STUCK_LIMIT = 60.0  # real seconds beyond the paced time an advance may take
+READY_POLL = 0.05  # seconds, real and simulated, between looks at the waking building
 OBSTACLE_METRES = 0.45  # a robot-blocked fault: something this far ahead of the robot
 PUSH_SECONDS = 4.0  # a robot-pushed fault: the safeguard lasts 3 s, then Life resets
 
@@ -352,12 +353,19 @@ class ScenarioRun:
         self._on_start(url, "sim", password)
 
     async def _ready(self, clock: VirtualClock, system: System) -> None:
-        """Start of day: wait until robot, screens and beacons are up."""
+        """Start of day: wait until robot, screens and beacons are up.
+
+        Coming up is real work (connections, threads), so it is waited for in real time,
+        and simulated time moves only a little meanwhile (back-offs run on the simulated
+        clock). Stepping simulated time until everything was up let a slow start (a busy
+        machine) eat the minutes before opening, and the first visitors walked on.
+        """
         deadline = time.monotonic() + 60
         while not self._all_up(system):
             if time.monotonic() > deadline:
                 raise RuntimeError("the simulated building did not come up within 60 s")
-            await clock.sleep(0.5)
+            await asyncio.sleep(READY_POLL)  # clock-ok: connections come up in real time
+            await clock.sleep(READY_POLL)
 
     @staticmethod
     def _all_up(system: System) -> bool:
