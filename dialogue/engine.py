@@ -26,6 +26,8 @@ THRESHOLD = 0.5
 CLARIFY_MARGIN = 0.04
 #: Misunderstandings in a row before a colleague is called.
 FAILURES_BEFORE_HANDOVER = 2
+#: A recogniser's confidence under which the robot checks before it answers (#17).
+CHECK_BELOW = 0.6
 
 
 class ReplyKind(enum.StrEnum):
@@ -235,15 +237,38 @@ class Conversation:
         self.failures = 0
         self.options = ()
 
-    def respond(self, text: str, language: str | None = None) -> Reply:
-        """The robot's reply to what the visitor just said (in ``language``, if known)."""
+    def respond(
+        self, text: str, language: str | None = None, heard_with: float | None = None
+    ) -> Reply:
+        """The robot's reply to what the visitor just said (in ``language``, if known).
+
+        ``heard_with``: the recogniser's confidence. Heard unsure (under
+        :data:`CHECK_BELOW`), an intent is checked first ("Bedoelt u uw paspoort?")
+        instead of answered.
+        """
         engine = self.engine
         understood = engine.understand(text, prior_language=self.language, language=language)
         self.language = understood.language
+        if len(self.options) == 1:  # a check question is pending: yes, no, or a new question
+            checked, self.options = self.options[0], ()
+            words = set(fold(text).split())
+            data = language_data()[self.language]
+            if words & data.yes and understood.intent in (None, checked):
+                return self._answer(checked, understood)
+            if words & data.no and understood.intent in (None, checked):
+                return self._misunderstood(understood)
         chosen = self._choice(text, understood) if self.options else None
         self.options = ()
         if chosen is not None:
             return self._answer(chosen, understood)
+        if (
+            heard_with is not None
+            and heard_with < CHECK_BELOW
+            and understood.intent is not None
+            and understood.intent != self.topic
+            and not engine.kb.intents[understood.intent].ends_conversation
+        ):
+            return self._check(understood.intent, understood)
 
         if understood.intent is None:
             if understood.day is not None and self._topic_takes_a_day():
@@ -290,6 +315,17 @@ class Conversation:
             self.engine.phrase("no_match", self.language),
             self.language,
             confidence=understood.confidence,
+        )
+
+    def _check(self, intent_id: str, understood: Understanding) -> Reply:
+        self.options = (intent_id,)
+        label = self.engine.kb.intents[intent_id].label[self.language]
+        return Reply(
+            ReplyKind.CLARIFY,
+            self.engine.phrase("check", self.language, first=label),
+            self.language,
+            confidence=understood.confidence,
+            options=self.options,
         )
 
     def _ask_back(self, first: str, second: str, understood: Understanding) -> Reply:

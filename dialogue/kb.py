@@ -33,6 +33,7 @@ CALENDAR_VARIABLES = frozenset({"day_hours", "next_open"})
 REQUIRED_PHRASES = (
     "no_match",
     "clarify",
+    "check",
     "handover",
     "open_on_day",
     "closed_on_day",

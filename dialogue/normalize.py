@@ -33,6 +33,8 @@ class LanguageData:
     tomorrow: frozenset[str]
     first: frozenset[str]
     second: frozenset[str]
+    yes: frozenset[str]
+    no: frozenset[str]
 
 
 @functools.cache
@@ -49,6 +51,8 @@ def language_data() -> dict[str, LanguageData]:
             tomorrow=frozenset(fold(w) for w in entry["tomorrow"]),
             first=frozenset(fold(w) for w in entry["first"]),
             second=frozenset(fold(w) for w in entry["second"]),
+            yes=frozenset(fold(w) for w in entry["yes"]),
+            no=frozenset(fold(w) for w in entry["no"]),
         )
         for code, entry in raw.items()
     }

@@ -3,14 +3,16 @@
 NAOqi 2.5's recogniser does not transcribe: it spots phrases from a list it is given
 (``ALSpeechRecognition.setVocabulary``). Per language the list is every intent's keywords
 (the words and short phrases that point to it, the thanks and goodbyes included), the
-short examples (three words or fewer, said as they are), and the names of the languages,
-so that a visitor can switch by saying one. A municipality widens what the robot hears
+short examples (three words or fewer, said as they are), yes and no (to answer the
+robot's check question), and the names of the languages, so that a visitor can switch
+by saying one. A municipality widens what the robot hears
 by adding keywords to the knowledge base.
 """
 
 from __future__ import annotations
 
 from dialogue.kb import KnowledgeBase
+from dialogue.normalize import language_data
 
 #: What a visitor may say to choose a language, in every language the robot listens in.
 LANGUAGES_BY_NAME = {
@@ -39,6 +41,9 @@ SHORT_EXAMPLE = 3  # words: an example this short is also a phrase to spot
 def spotting_vocabulary(kb: KnowledgeBase, language: str) -> list[str]:
     """Every phrase the recogniser should spot in ``language``, sorted, each once."""
     phrases: set[str] = set(LANGUAGE_NAMES)
+    words = language_data().get(language)
+    if words is not None:  # the answers to "Bedoelt u …?"
+        phrases.update(words.yes | words.no)
     for intent in kb.intents.values():
         phrases.update(k.strip().lower() for k in intent.keywords.get(language, ()))
         phrases.update(

@@ -366,7 +366,7 @@ class Converse(Behaviour):
             if named is not None and named in s.dialogue.kb.languages:
                 await self._tablet(ctx, s, f"lang-{named}")  # "français": as if tapped
                 continue
-            reply = s.conversation.respond(heard.text, heard.language)
+            reply = s.conversation.respond(heard.text, heard.language, heard.confidence)
             s.statistics.count(s.clock.now(), reply.language, reply.intent or str(reply.kind))
             await ctx.say(reply.text, reply.language)
             if reply.tablet:

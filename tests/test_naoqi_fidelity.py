@@ -345,3 +345,16 @@ async def test_saying_francais_switches_the_robot_to_french_and_it_understands()
         await r.tell("Où sont les toilettes ?", "French")
         answer = await r.until_said("Les toilettes")
         assert answer["language"] == "French"
+
+
+async def test_heard_unsure_the_robot_checks_before_it_answers() -> None:
+    async with reception(OPEN) as r:
+        await r.sim.world.walk_in(9, step=1.0)
+        await r.until_said("welkom")
+        await r.until(lambda: r.situation.listening and not r.sim.state.asr_paused)
+        r.sim.world.raise_event("WordRecognized", ["<...> paspoort <...>", 0.45])
+        await r.until_said("Bedoelt u een paspoort?")
+        said_before = len(r.said())
+        await r.tell("ja", "Dutch")
+        await r.until(lambda: len(r.said()) > said_before)
+        assert r.said()[said_before].startswith("Een paspoort vraagt u aan"), "then the answer"

@@ -50,6 +50,8 @@ SETTLE_LIMIT = 15.0  # real seconds to wait for deliveries before judging
 REAL_LIMIT = 10.0  # real seconds one robot reply may take before the run moves on
 FAULT_LIMIT = 30.0  # real seconds injecting or recovering one fault may take
 STUCK_LIMIT = 60.0  # real seconds beyond the paced time an advance may take
+#: What a simulated visitor answers to the robot's check question, per language.
+YES = {"nl": "ja", "fr": "oui", "en": "yes", "de": "ja"}
 READY_POLL = 0.05  # seconds, real and simulated, between looks at the waking building
 OBSTACLE_METRES = 0.45  # a robot-blocked fault: something this far ahead of the robot
 PUSH_SECONDS = 4.0  # a robot-pushed fault: the safeguard lasts 3 s, then Life resets
@@ -492,6 +494,13 @@ class ScenarioRun:
             replied = _FirstSpeech(hw)
             world.hear(question.text, language)
             await self._until_quiet(clock, system, replied)
+            conversation = system.robot.reception.situation.conversation
+            if conversation is not None and len(conversation.options) == 1:
+                # Heard unsure, the robot checks ("Bedoelt u …?"): the visitor says yes.
+                before = len(events.events)
+                replied = _FirstSpeech(hw)
+                world.hear(YES[visit.language], language)
+                await self._until_quiet(clock, system, replied)
             new = events.events[before:]
             answered.append(new[0] if new else "silent")
         if visit.goodbye:
