@@ -115,33 +115,38 @@ def test_after_hostile_requests_the_process_still_stops_on_sigterm_in_time(
         [sys.executable, "-m", "onthaal", "sim", "--config", str(config), "--log-format", "json"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert process.stderr is not None
-    for line in process.stderr:
-        if "health web: running" in line:
-            break
-    headers = {"Authorization": f"Bearer {token}"}
-    rule = {
-        "id": "costly", "title": "x", "content": {"nl": {"title": "x"}},
-        "targets": {"everything": True}, "starts": "2026-12-01T09:00",
-    }  # fmt: skip
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-        # The child is "running" once started; under load uvicorn binds a moment later.
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                http.get("/healthz")
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "health web: running" in line:
                 break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "the web app never listened"
-                time.sleep(0.05)
-        for text in ("FREQ=DAILY;INTERVAL=0", "FREQ=SECONDLY"):
-            body = {**rule, "recurrence": {"rrule": text, "dayparts": ["09:00-10:00"]}}
-            assert http.post("/api/v1/messages", json=body, headers=headers).status_code == 422
-        for n in range(30):
-            http.post("/login", data={"name": f"flood-{n}", "password": "x", "csrf": "x"})
-        with contextlib.suppress(httpx.HTTPError):  # refused while still sending
-            http.post("/api/v1/messages", content=b"x" * 40_000_000, headers=headers)
-        assert http.get("/healthz").status_code in (200, 503)
+        headers = {"Authorization": f"Bearer {token}"}
+        rule = {
+            "id": "costly", "title": "x", "content": {"nl": {"title": "x"}},
+            "targets": {"everything": True}, "starts": "2026-12-01T09:00",
+        }  # fmt: skip
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            # The child is "running" once started; under load uvicorn binds a moment later.
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    http.get("/healthz")
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline, "the web app never listened"
+                    time.sleep(0.05)
+            for text in ("FREQ=DAILY;INTERVAL=0", "FREQ=SECONDLY"):
+                body = {**rule, "recurrence": {"rrule": text, "dayparts": ["09:00-10:00"]}}
+                assert http.post("/api/v1/messages", json=body, headers=headers).status_code == 422
+            for n in range(30):
+                http.post("/login", data={"name": f"flood-{n}", "password": "x", "csrf": "x"})
+            with contextlib.suppress(httpx.HTTPError):  # refused while still sending
+                http.post("/api/v1/messages", content=b"x" * 40_000_000, headers=headers)
+            assert http.get("/healthz").status_code in (200, 503)
+    except BaseException:
+        process.kill()  # a failed check must not leave the process behind
+        process.communicate()
+        raise
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=20)
