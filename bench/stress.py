@@ -4,7 +4,11 @@ Determinism holes (simulated time moving while something is still on its way) sh
 when the machine is slow at the wrong moment; a busy neighbour makes that likely. Runs
 ``tests/test_scenarios.py`` up to ``--runs`` times (default 200), stops at the first
 failure, and never runs past ``--budget`` real seconds. The result goes to
-``bench/results/stress.json``.
+``bench/results/stress.json``. Pytest arguments go after ``--`` (``-- tests/x.py -k y``).
+
+It tests the code its interpreter imports: the project is installed editable, so run
+it from the checkout whose ``.venv`` it is (a second worktree needs a venv of its own),
+or edits made during the hour it runs are what it tests.
 """
 
 from __future__ import annotations
