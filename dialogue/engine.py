@@ -251,11 +251,11 @@ class Conversation:
         self.language = understood.language
         if len(self.options) == 1:  # a check question is pending: yes, no, or a new question
             checked, self.options = self.options[0], ()
-            words = set(fold(text).split())
+            said = f" {fold(text)} "
             data = language_data()[self.language]
-            if words & data.yes and understood.intent in (None, checked):
+            if _says(said, data.yes) and understood.intent in (None, checked):
                 return self._answer(checked, understood)
-            if words & data.no and understood.intent in (None, checked):
+            if _says(said, data.no) and understood.intent in (None, checked):
                 return self._misunderstood(understood)
         chosen = self._choice(text, understood) if self.options else None
         self.options = ()
@@ -368,3 +368,8 @@ class Conversation:
         return any(
             template_fields(answer) & CALENDAR_VARIABLES for answer in intent.answers.values()
         )
+
+
+def _says(said: str, phrases: frozenset[str]) -> bool:
+    """Whether ``said`` (folded, padded with spaces) contains one of ``phrases`` whole."""
+    return any(f" {phrase} " in said for phrase in phrases)

@@ -6,12 +6,15 @@ Other MQTT clients (a test tool, a real display on the LAN) may connect to it to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from types import TracebackType
 from typing import Self
 
 from amqtt.broker import Broker
 from amqtt.contexts import BrokerConfig, ListenerConfig
+
+from beacons.tasks import cancel_all
 
 log = logging.getLogger("onthaal.sim.broker")
 
@@ -79,6 +82,14 @@ class EmbeddedBroker:
                 )
             for transport in transports:  # as a real broker going down does
                 transport.abort()
+            # Whatever amqtt left running (a session handler that outlived the bound):
+            # cancelled until it has ended, or it outlives the event loop and its
+            # closing waits on it for good.
+            leftovers = [t for t in asyncio.all_tasks() if _is_amqtt(t) and not t.done()]
+            if leftovers:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(SHUTDOWN_LIMIT):
+                        await cancel_all(leftovers)
 
     def in_flight(self) -> tuple[int, ...]:
         """Messages on their way through the broker: queued, or awaiting an ack.
@@ -120,3 +131,9 @@ class EmbeddedBroker:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _is_amqtt(task: asyncio.Task[object]) -> bool:
+    """Whether ``task`` runs amqtt's code (its coroutine was defined in amqtt)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code is not None and "/amqtt/" in code.co_filename

@@ -82,7 +82,7 @@ def word_spotting(engine: DialogueEngine) -> Callable[[str, str], str]:
     }
 
     def hear(text: str, language: str) -> str:
-        return " ".join(spot(text, vocabularies.get(language, []), limit=3))
+        return " ".join(spot(text, vocabularies.get(language, []), limit=1))
 
     return hear
 

@@ -116,6 +116,13 @@ class PersonOutOfSight:
 
 
 @dataclass(frozen=True)
+class PersonInSight:
+    """A tracked person who was out of sight is seen again (same id)."""
+
+    track_id: str
+
+
+@dataclass(frozen=True)
 class UtteranceHeard:
     """Speech recognised by the robot."""
 
@@ -162,6 +169,7 @@ RobotEvent = (
     PersonApproached
     | PersonLeft
     | PersonOutOfSight
+    | PersonInSight
     | UtteranceHeard
     | TabletTouched
     | HeadTouched

@@ -11,8 +11,9 @@ state and focus, asks for the configured state without failing when NAOqi refuse
 (interactive → solitary is refused by design), stops the Launchpad, takes the focus back
 from the robot's own dialog, and subscribes the people extractors itself (Life runs them
 only in solitary). Every Autonomous Life change resets the voice and recogniser language
-and the tablet; the link watches ``AutonomousLife/State`` and re-applies both. Speech
-uses ``say(text, language)``, so a reset can never make French come out in a Dutch voice.
+and the tablet; the link watches ``AutonomousLife/State`` and re-applies both. Plain
+speech uses ``say(text, language)``; animated speech (which has no language overload)
+sets the voice before every sentence, so a reset can at worst catch one sentence.
 
 The link is owned by :meth:`NaoqiRobot.run` (a supervised child, or the task behind
 ``async with``): it connects, notices a drop through the session's ``disconnected``
@@ -53,6 +54,7 @@ from robot.hal import (
     LanguageUnavailable,
     MoveBlocked,
     PersonApproached,
+    PersonInSight,
     PersonLeft,
     PersonOutOfSight,
     Posture,
@@ -120,8 +122,8 @@ SERVICES = (
 
 #: Extractors compute only while subscribed; Autonomous Life runs them only in solitary.
 EXTRACTORS = ("ALPeoplePerception", "ALEngagementZones")
-#: Real seconds a refused move waits for ALMotion/MoveFailed to say why.
-MOVE_FAILED_WAIT = 0.5
+#: Seconds a refused move waits for ALMotion/MoveFailed to say why.
+MOVE_FAILED_WAIT = 0.2
 #: The name Onthaal subscribes extractors under.
 SUBSCRIBER = "Onthaal"
 
@@ -332,6 +334,9 @@ class NaoqiRobot:
                     self._connected_once.set()
                 self._emit(ConnectionRestored())
                 self._forget_the_departed(self._link)
+                # Connecting may itself change Life's state or focus (setState, stopFocus),
+                # whose events came before the link was there to repair their resets.
+                self._life_changed(self._link, KEY_FOCUS, "")
                 reason = await self._link.lost
                 log.warning("robot link lost: %s", reason, extra={"url": self._url})
                 await self._teardown(release=False)
@@ -363,6 +368,8 @@ class NaoqiRobot:
             in_sight = {str(person) for person in value}
             for track in sorted(link.visible - in_sight):
                 self._emit(PersonOutOfSight(track_id=track))
+            for track in sorted((in_sight - link.visible) & self._people):
+                self._emit(PersonInSight(track_id=track))  # hidden for a moment, back
             link.visible = in_sight
             return
         if key in (KEY_LIFE_STATE, KEY_FOCUS) and link is not None:
@@ -379,8 +386,9 @@ class NaoqiRobot:
     def _recognised(self, value: Any) -> UtteranceHeard | None:
         """``[phrase, confidence, phrase2, confidence2, …]``, best first, as one utterance.
 
-        With word spotting each phrase is ``<...> phrase <...>``; the spotted phrases of
-        the hypotheses at or above the floor make the text the dialogue receives.
+        With word spotting each phrase is ``<...> phrase <...>``. The hypotheses are
+        alternatives for one stretch of speech ("nee" or "ja"), so only the best one, if
+        at or above the floor, is what the visitor said.
         """
         if not isinstance(value, list | tuple):
             return None
@@ -390,16 +398,16 @@ class NaoqiRobot:
             for phrase, confidence in pairs
             if isinstance(confidence, int | float) and float(confidence) >= self._floor
         ]
-        kept = [(phrase, confidence) for phrase, confidence in kept if phrase]
+        kept = [(phrase, confidence) for phrase, confidence in kept if phrase][:1]
         language = _FROM_NAOQI_LANGUAGE.get(self._asr_language or "", "nl")
         if not kept:
             # Speech, but no phrase of the vocabulary (or none sure enough): the visitor
             # said something the robot did not understand, and it should say so.
             return UtteranceHeard(text="", language=language, confidence=0.0)  # type: ignore[arg-type]
         return UtteranceHeard(
-            text=" ".join(dict.fromkeys(phrase for phrase, _ in kept)),
+            text=kept[0][0],
             language=language,  # type: ignore[arg-type]
-            confidence=max(confidence for _, confidence in kept),
+            confidence=kept[0][1],
         )
 
     def _forget_the_departed(self, link: _Link) -> None:
@@ -665,11 +673,9 @@ class NaoqiRobot:
                     # say(text, language): this sentence in this voice, whatever was reset.
                     await self._call(service, "say", text, name, timeout=timeout)
                     return
-                # ALAnimatedSpeech has no language overload: set the voice when it may differ.
-                link = self._link
-                if link is not None and link.tts_language != name:
-                    await self._call("ALTextToSpeech", "setLanguage", name)
-                    link.tts_language = name
+                # ALAnimatedSpeech has no language overload: set the voice before every
+                # sentence (a Life reset may have put it back behind our back).
+                await self._call("ALTextToSpeech", "setLanguage", name)
                 await self._call(service, "say", text, timeout=timeout)
             finally:
                 await self._resume_listening()
@@ -754,9 +760,8 @@ class NaoqiRobot:
             # moveTo is "False if it was interrupted"; ALMotion/MoveFailed says why, on
             # another channel: libqi may deliver it just after the reply.
             if link is not None:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(MOVE_FAILED_WAIT):
-                        await link.move_failed.wait()
+                with contextlib.suppress(TimeoutError):  # on the robot's clock: reproducible
+                    await self._clock.wait_for(link.move_failed.wait(), MOVE_FAILED_WAIT)
             reason = link.move_failure if link is not None else None
             raise MoveBlocked(reason or "interrupted")
 

@@ -32,6 +32,7 @@ from robot.hal import (
     BatteryState,
     MoveBlocked,
     PersonApproached,
+    PersonInSight,
     PersonLeft,
     PersonOutOfSight,
     RobotEvent,
@@ -150,6 +151,9 @@ class Situation:
                     self._same_person()
                 elif track == self.engaged:
                     self.engaged_left = True  # walked away: say goodbye now
+            case PersonInSight(track_id=track):
+                self.out_of_sight.discard(track)
+                self.lost.pop(track, None)
             case PersonLeft(track_id=track):
                 self.visitors.pop(track, None)
                 self.lost.pop(track, None)

@@ -118,6 +118,7 @@ class Dispatcher:
         self._reader: Store | None = None
         self._reader_lock = threading.Lock()
         self._changes = 0  # schedule changes seen (a timeline built across one is stale)
+        self._stale = False
         self._showing: dict[str, str] = {}
         self._status = {d.id: DeviceStatus(d.id) for d in devices}
         self._wake = asyncio.Event()
@@ -137,7 +138,7 @@ class Dispatcher:
 
     def wake(self) -> None:
         """The schedule changed: resolve again now."""
-        self._timeline = None
+        self._stale = True  # kept meanwhile: a preview while it is rebuilt reads the old one
         self._changes += 1
         self._wake.set()
 
@@ -198,19 +199,25 @@ class Dispatcher:
             wake_at = timeline.next_change(now) or timeline.end
             if any(self._tied(s, timeline, now) for s in showing.values()):
                 wake_at = min(wake_at, rotation_boundary(now, self._rotate_every))
+            if self._stale:
+                continue  # changed while it was being built: build again, do not sleep
             await self._sleep_until(wake_at)
 
     async def _timeline_at(self, now: datetime) -> Timeline:
-        while self._timeline is None or not self._timeline.covers(now):
-            changes = self._changes
-            if self._store.in_memory:
-                built = self._build(now)  # tests: one connection, used on its own thread
-            else:
-                # Off the robot's loop; the default executor, so a simulated clock waits.
-                built = await asyncio.get_running_loop().run_in_executor(None, self._build, now)
-            if changes == self._changes:  # no change came in while it was being built
-                self._timeline = built
-        return self._timeline
+        timeline = self._timeline
+        if timeline is not None and not self._stale and timeline.covers(now):
+            return timeline
+        changes = self._changes
+        if self._store.in_memory:
+            built = self._build(now)  # tests: one connection, used on its own thread
+        else:
+            # Off the robot's loop; the default executor, so a simulated clock waits.
+            built = await asyncio.get_running_loop().run_in_executor(None, self._build, now)
+        if changes == self._changes:
+            self._timeline, self._stale = built, False
+        # Overtaken by a change, it still serves this round (the change's wake-up makes
+        # the next round build again): a stream of edits cannot starve the devices.
+        return built
 
     def _build(self, now: datetime) -> Timeline:
         """Read every message and expand it over the horizon (on a worker thread)."""

@@ -4,9 +4,11 @@ ALSpeechRecognition does not transcribe. It is fed a list of phrases
 (``setVocabulary(phrases, wordSpotting)``) and, while someone is subscribed and the
 engine is not paused, writes ``WordRecognized`` as ``[phrase_1, confidence_1, …]``,
 best first; with word spotting each phrase comes back as ``<...> phrase <...>``. It
-recognises its own language only. :func:`spot` is that model: the vocabulary phrases a
-visitor's sentence contains, longest first; :class:`Recogniser` adds the language,
-the confidences (seeded), the misses of a noisy hall and the result's shape.
+recognises its own language only, and one phrase per stretch of speech; more
+hypotheses (``NbHypotheses``) are alternatives for that stretch, less likely. :func:`spot`
+is that model: the vocabulary phrases a visitor's sentence contains, longest first (the
+best hypothesis, then the alternatives); :class:`Recogniser` adds the language, the
+confidences (seeded), the misses of a noisy hall and the result's shape.
 """
 
 from __future__ import annotations
