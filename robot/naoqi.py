@@ -13,7 +13,7 @@ from the robot's own dialog, and subscribes the people extractors itself (Life r
 only in solitary). Every Autonomous Life change resets the voice and recogniser language
 and the tablet; the link watches ``AutonomousLife/State`` and re-applies both. Plain
 speech uses ``say(text, language)``; animated speech (which has no language overload)
-sets the voice before every sentence, so a reset can at worst catch one sentence.
+sets the voice again after every reset, so a reset can at worst catch one sentence.
 
 The link is owned by :meth:`NaoqiRobot.run` (a supervised child, or the task behind
 ``async with``): it connects, notices a drop through the session's ``disconnected``
@@ -673,9 +673,14 @@ class NaoqiRobot:
                     # say(text, language): this sentence in this voice, whatever was reset.
                     await self._call(service, "say", text, name, timeout=timeout)
                     return
-                # ALAnimatedSpeech has no language overload: set the voice before every
-                # sentence (a Life reset may have put it back behind our back).
-                await self._call("ALTextToSpeech", "setLanguage", name)
+                # ALAnimatedSpeech has no language overload: set the voice when it may
+                # differ. A Life reset forgets it (its event), so at worst the one sentence
+                # that overlaps a reset comes out in the preferred voice; setting it before
+                # every sentence would cost the visitor a round trip per sentence.
+                link = self._link
+                if link is not None and link.tts_language != name:
+                    await self._call("ALTextToSpeech", "setLanguage", name)
+                    link.tts_language = name
                 await self._call(service, "say", text, timeout=timeout)
             finally:
                 await self._resume_listening()
