@@ -165,21 +165,29 @@ class Dispatcher:
         """:meth:`preview`, reading and expanding the schedule off the event loop."""
         timeline = self._timeline
         if timeline is None or not timeline.covers(at):
-            if self._store.in_memory:
-                return self.preview(at)
-            timeline = await asyncio.get_running_loop().run_in_executor(
-                None, self._build_around, at
+            timeline = await self._off_loop(
+                self._build, at - timedelta(days=1), at + timedelta(days=1)
             )
         return resolve(
             timeline, self._devices, at, ties=self._ties, rotate_every=self._rotate_every
         )
 
-    def _build_around(self, at: datetime) -> Timeline:
-        with self._reader_lock:
-            if self._reader is None:
-                self._reader = self._store.reader(any_thread=True)
-            messages = self._reader.messages()
-        return Timeline(messages, self._tz, at - timedelta(days=1), at + timedelta(days=1))
+    async def _off_loop(self, work: Callable[..., Timeline], *args: Any) -> Timeline:
+        """Run ``work`` on the default executor (a simulated clock waits for it)."""
+        if self._store.in_memory:
+            return work(*args)  # tests: one connection, used on its own thread only
+        return await asyncio.get_running_loop().run_in_executor(None, work, *args)
+
+    def _build(self, start: datetime, end: datetime) -> Timeline:
+        """Read every message and expand it from ``start`` to ``end`` (a worker thread)."""
+        with self._reader_lock:  # the reader connection serves one job at a time
+            if self._store.in_memory:
+                messages = self._store.messages()
+            else:
+                if self._reader is None:
+                    self._reader = self._store.reader(any_thread=True)
+                messages = self._reader.messages()
+        return Timeline(messages, self._tz, start, end)
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -208,27 +216,12 @@ class Dispatcher:
         if timeline is not None and not self._stale and timeline.covers(now):
             return timeline
         changes = self._changes
-        if self._store.in_memory:
-            built = self._build(now)  # tests: one connection, used on its own thread
-        else:
-            # Off the robot's loop; the default executor, so a simulated clock waits.
-            built = await asyncio.get_running_loop().run_in_executor(None, self._build, now)
+        built = await self._off_loop(self._build, now - timedelta(days=1), now + HORIZON)
         if changes == self._changes:
             self._timeline, self._stale = built, False
         # Overtaken by a change, it still serves this round (the change's wake-up makes
         # the next round build again): a stream of edits cannot starve the devices.
         return built
-
-    def _build(self, now: datetime) -> Timeline:
-        """Read every message and expand it over the horizon (on a worker thread)."""
-        with self._reader_lock:
-            if self._store.in_memory:
-                messages = self._store.messages()
-            else:
-                if self._reader is None:
-                    self._reader = self._store.reader(any_thread=True)
-                messages = self._reader.messages()
-            return Timeline(messages, self._tz, now - timedelta(days=1), now + HORIZON)
 
     def _tied(self, showing: Showing, timeline: Timeline, now: datetime) -> bool:
         return (

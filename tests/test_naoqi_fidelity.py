@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,94 +45,91 @@ def _wait(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def test_a_plain_qi_client_sees_naoqis_typed_methods_and_overloads(
-    sim_robot: tuple[str, Path],  # noqa: F811
-) -> None:
+@pytest.fixture
+def session(sim_robot: tuple[str, Path]) -> Iterator[Any]:  # noqa: F811
+    """A plain qi session on ``onthaal sim-robot``: no Onthaal code on this side."""
     import qi
 
     qi.logging.setLevel(qi.logging.SILENT)
-    session = qi.Session()
-    session.connect(sim_robot[0])
+    client = qi.Session()
+    client.connect(sim_robot[0])
     try:
-        tts = session.service("ALTextToSpeech")
-        assert _signatures(tts, "say") == {("(s)", "v"), ("(ss)", "v")}
-        assert _signatures(session.service("ALBattery"), "getBatteryCharge") == {("()", "i")}
-        tablet = session.service("ALTabletService")
-        assert _signatures(tablet, "showWebview") == {("()", "b"), ("(s)", "b")}
-        leds = session.service("ALLeds")
-        assert _signatures(leds, "fadeRGB") == {("(sffff)", "v"), ("(ssf)", "v"), ("(sif)", "v")}
-        motion = session.service("ALMotion")
-        assert {p for p, _ in _signatures(motion, "moveTo")} == {"(fff)", "(fffm)", "(ffff)"}
-        for service in ("ALBasicAwareness", "ALTouch", "ALAudioDevice", "ALRecharge", "ALSystem"):
-            assert session.service(service) is not None
-
-        # every overload works as on the robot
-        tts.say("Hello", "English")
-        leds.fadeRGB("FaceLeds", "green", 0.0)
-        leds.fadeRGB("FaceLeds", 0.0, 1.0, 0.0, 0.0)
-        assert tablet.robotIp() == "198.18.0.1"
-        assert tablet.showWebview("not a url") is False, "the tablet cannot load that"
-
-        # wrong types fail as libqi fails, not with a Python error from the simulator
-        with pytest.raises(RuntimeError, match="conversion failure from Int32 to String"):
-            tts.say(42)
-        with pytest.raises(AttributeError):
-            session.service("ALPeoplePerception").getTrackedPeople()  # not on a robot
-        with pytest.raises(RuntimeError, match="not installed"):
-            tts.say("Bonjour", "Italian")
+        yield client
     finally:
-        session.close()
+        client.close()
+
+
+def test_a_plain_qi_client_sees_naoqis_typed_methods_and_overloads(session: Any) -> None:
+    tts = session.service("ALTextToSpeech")
+    assert _signatures(tts, "say") == {("(s)", "v"), ("(ss)", "v")}
+    assert _signatures(session.service("ALBattery"), "getBatteryCharge") == {("()", "i")}
+    tablet = session.service("ALTabletService")
+    assert _signatures(tablet, "showWebview") == {("()", "b"), ("(s)", "b")}
+    leds = session.service("ALLeds")
+    assert _signatures(leds, "fadeRGB") == {("(sffff)", "v"), ("(ssf)", "v"), ("(sif)", "v")}
+    motion = session.service("ALMotion")
+    assert {p for p, _ in _signatures(motion, "moveTo")} == {"(fff)", "(fffm)", "(ffff)"}
+    for service in ("ALBasicAwareness", "ALTouch", "ALAudioDevice", "ALRecharge", "ALSystem"):
+        assert session.service(service) is not None
+
+    # every overload works as on the robot
+    tts.say("Hello", "English")
+    leds.fadeRGB("FaceLeds", "green", 0.0)
+    leds.fadeRGB("FaceLeds", 0.0, 1.0, 0.0, 0.0)
+    assert tablet.robotIp() == "198.18.0.1"
+    assert tablet.showWebview("not a url") is False, "the tablet cannot load that"
+
+    # wrong types fail as libqi fails, not with a Python error from the simulator
+    with pytest.raises(RuntimeError, match="conversion failure from Int32 to String"):
+        tts.say(42)
+    with pytest.raises(AttributeError):
+        session.service("ALPeoplePerception").getTrackedPeople()  # not on a robot
+    with pytest.raises(RuntimeError, match="not installed"):
+        tts.say("Bonjour", "Italian")
 
 
 def test_a_plain_qi_client_meets_autonomous_life_extractors_and_the_charger(
+    session: Any,
     sim_robot: tuple[str, Path],  # noqa: F811
 ) -> None:
-    import qi
-
-    qi.logging.setLevel(qi.logging.SILENT)
-    session = qi.Session()
-    session.connect(sim_robot[0])
-    try:
-        simulator = session.service("OnthaalSimulator")
-        life = session.service("ALAutonomousLife")
-        memory = session.service("ALMemory")
-        zone1: list[int] = []
-        arrived: list[int] = []
-        links = [
-            (s := memory.subscriber(key), s.signal.connect(seen.append))
-            for key, seen in (
-                ("EngagementZones/PersonEnteredZone1", zone1),
-                ("PeoplePerception/JustArrived", arrived),
-            )
-        ]
-        # In solitary the Launchpad starts the robot's own dialog when someone comes close.
-        simulator.approach(7, 1)
-        _wait(lambda: life.getState() == "interactive")
-        assert life.focusedActivity() == "run_dialog_dev"
-        with pytest.raises(RuntimeError, match="interactive to solitary"):
-            life.setState("solitary")
-        simulator.approach(7, 1)  # still in zone 1: no new event
-        _wait(lambda: zone1 == [7])
-        time.sleep(0.2)
-        assert zone1 == [7], "zone events come on a change of zone only"
-
-        # Outside solitary, no people events unless someone subscribes the extractor.
-        life.setState("disabled")
-        simulator.approach(8, 2)
-        time.sleep(0.3)
-        assert arrived == [7]
-        session.service("ALPeoplePerception").subscribe("test")
-        simulator.approach(9, 2)
-        _wait(lambda: arrived == [7, 9])
-
-        # On the charger every move is refused.
+    simulator = session.service("OnthaalSimulator")
+    life = session.service("ALAutonomousLife")
+    memory = session.service("ALMemory")
+    zone1: list[int] = []
+    arrived: list[int] = []
+    links = [
+        (s := memory.subscriber(key), s.signal.connect(seen.append))
+        for key, seen in (
+            ("EngagementZones/PersonEnteredZone1", zone1),
+            ("PeoplePerception/JustArrived", arrived),
+        )
+    ]
+    # In solitary the Launchpad starts the robot's own dialog when someone comes close.
+    simulator.approach(7, 1)
+    _wait(lambda: life.getState() == "interactive")
+    assert life.focusedActivity() == "run_dialog_dev"
+    with pytest.raises(RuntimeError, match="interactive to solitary"):
         life.setState("solitary")
-        simulator.setBattery(50.0, True)
-        assert session.service("ALMotion").moveTo(0.2, 0.0, 0.0) is False
-        for subscriber, link in links:
-            subscriber.signal.disconnect(link)
-    finally:
-        session.close()
+    simulator.approach(7, 1)  # still in zone 1: no new event
+    _wait(lambda: zone1 == [7])
+    time.sleep(0.2)
+    assert zone1 == [7], "zone events come on a change of zone only"
+
+    # Outside solitary, no people events unless someone subscribes the extractor.
+    life.setState("disabled")
+    simulator.approach(8, 2)
+    time.sleep(0.3)
+    assert arrived == [7]
+    session.service("ALPeoplePerception").subscribe("test")
+    simulator.approach(9, 2)
+    _wait(lambda: arrived == [7, 9])
+
+    # On the charger every move is refused.
+    life.setState("solitary")
+    simulator.setBattery(50.0, True)
+    assert session.service("ALMotion").moveTo(0.2, 0.0, 0.0) is False
+    for subscriber, link in links:
+        subscriber.signal.disconnect(link)
     journal = [json.loads(line) for line in sim_robot[1].read_text().splitlines()]
     assert any(e["action"] == "move-failed" for e in journal)
 
