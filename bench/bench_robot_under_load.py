@@ -1,11 +1,11 @@
 """The robot under staff load: zone-1 entry to the first greeting word, in wall-clock time.
 
-Everything that shares the robot's event loop in production shares it here: the
-behaviour engine and NaoqiRobot driving the simulated Pepper over libqi, and the staff
-web app on uvicorn over a schedule of 10,000 messages. The clock is the real one
-(``RealClock``); only the simulated robot speaks fast (``speech_scale``) so that a
-visitor takes milliseconds instead of seconds. The load comes from another process,
-one kind at a time, as in #15's table:
+Built as ``onthaal run`` builds it: the behaviour engine and NaoqiRobot driving the
+simulated Pepper over libqi and the dispatcher on the robot's loop, and the staff web
+app in a process of its own (``onthaal.web.bridge``) over a schedule of 10,000
+messages. The clock is the real one (``RealClock``); only the simulated robot speaks
+fast (``speech_scale``) so that a visitor takes milliseconds instead of seconds. The
+load comes from another process, one kind at a time, as in #15's table:
 
 - ``idle``: nothing;
 - ``list``: 2 staff clients listing messages in a loop;
@@ -129,12 +129,14 @@ async def _until(stop: Any) -> None:
 async def _measure() -> dict[str, list[float]]:
     from bench.bench_scheduler import make_devices, make_messages
     from clock import RealClock
+    from hw_sim.brokers import wait_listening
     from hw_sim.pepper import SimulatedPepper
+    from onthaal.cli import with_ports
     from onthaal.config import load_config
     from onthaal.reception_stack import build_reception
     from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT, build_dispatcher, open_store
-    from onthaal.web.app import WebServices, create_app, serve
-    from onthaal.web.metrics import Metrics
+    from onthaal.web.bridge import WebProcess, WebStart
+    from onthaal.web.core import LocalCore
     from onthaal.web.users_stack import open_users
     from robot.naoqi import NaoqiRobot
     from scheduler.model import Targets
@@ -153,21 +155,18 @@ async def _measure() -> dict[str, list[float]]:
         users = open_users(config, config_path)
         token = users.create_token("bench", "staff", clock.now())
         dispatcher = build_dispatcher(config, store, clock, displays=None, beacons=None)
-        services = WebServices(
-            config=config,
-            config_path=config_path,
-            clock=clock,
-            users=users,
-            store=store,
-            dispatcher=dispatcher,
-            metrics=Metrics(store, list),
-            health=list,
-        )
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         url = f"http://127.0.0.1:{port}"
-        web = asyncio.create_task(serve(create_app(services), "127.0.0.1", port))
+        # As in ``onthaal run``: the web app in a process of its own, fed by the core.
+        core = LocalCore(clock, dispatcher)
+        start = WebStart(
+            with_ports(config, port, None), config_path.resolve(), "human", "warning", False, 1.0
+        )
+        scheduler = asyncio.create_task(dispatcher.run())
+        web = asyncio.create_task(WebProcess(core, start).run())
+        await wait_listening("127.0.0.1", port)
         async with (
             SimulatedPepper(clock, transport="libqi") as sim,
             NaoqiRobot(sim.url, clock=clock, session_factory=sim.session_factory) as robot,
@@ -240,8 +239,9 @@ async def _measure() -> dict[str, list[float]]:
             finally:
                 engine.cancel()
                 await asyncio.gather(engine, return_exceptions=True)
-                web.cancel()
-                await asyncio.gather(web, return_exceptions=True)
+                for task in (web, scheduler):
+                    task.cancel()
+                await asyncio.gather(web, scheduler, return_exceptions=True)
     return samples
 
 
@@ -254,7 +254,7 @@ def run() -> Result:
         logging.disable(logging.NOTSET)
     result = Result(
         "robot_under_staff_load",
-        "Zone-1 entry to first greeting word, wall clock, with staff load on the same loop",
+        "Zone-1 entry to first greeting word, wall clock, with staff load on the web app",
     )
     idle_p99 = percentile(samples["idle"], 99)
     result.add(
@@ -282,8 +282,9 @@ def run() -> Result:
             )
     result.notes = (
         f"{VISITORS} visitors per load; RealClock; the simulated Pepper over libqi on "
-        "loopback with speech 100x faster; the web app on uvicorn on the same event loop "
-        "over 10,000 messages; each load from another process; one warm-up visitor "
+        "loopback with speech 100x faster; the web app in its own process (as in "
+        "onthaal run) over 10,000 messages, fed snapshots by the robot's loop; each "
+        "load from another process; one warm-up visitor "
         "first. The list load asks the same page (1,000 messages) again and again: pages "
         "are cached until the schedule changes, and built one at a time on a worker "
         "thread. The virtual-clock figure is time_to_greet (bench_greeting)."

@@ -1,7 +1,8 @@
 """Web API: the first page of 10,000 messages and creating messages, under the supervisor.
 
-The server runs in its own process (the supervisor with one child, the web app on
-uvicorn, over a schedule database holding 10,000 messages); the load comes from this
+The server runs in its own process (a supervisor with the dispatcher and the web app,
+which has a process of its own as in ``onthaal run``, over a schedule database holding
+10,000 messages); the load comes from this
 process with httpx. Reported: latency (median, p99) of GET /api/v1/messages, the first
 page (100, with X-Total-Count) one request at a time (target: median < 50 ms), and
 throughput and latency of POST /api/v1/messages with 4 in flight.
@@ -28,17 +29,19 @@ IN_FLIGHT = 4
 def _server(folder: str, port: int, ready: multiprocessing.synchronize.Event) -> None:
     from bench.bench_scheduler import make_devices, make_messages
     from clock import RealClock
+    from hw_sim.brokers import wait_listening
+    from onthaal.cli import with_ports
     from onthaal.config import load_config
     from onthaal.scheduler_stack import build_dispatcher, open_store
     from onthaal.supervisor import ChildSpec, Supervisor
-    from onthaal.web.app import WebServices, create_app, serve
-    from onthaal.web.metrics import Metrics
+    from onthaal.web.bridge import WebProcess, WebStart
+    from onthaal.web.core import LocalCore
     from onthaal.web.users_stack import open_users
     from scheduler.model import Targets
     from tests.configs import isolated_config
 
     config_path = isolated_config(Path(folder))
-    config = load_config(config_path)
+    config = with_ports(load_config(config_path), port, None)
 
     async def main() -> None:
         clock = RealClock()
@@ -52,22 +55,24 @@ def _server(folder: str, port: int, ready: multiprocessing.synchronize.Event) ->
         (Path(folder) / "token").write_text(token)
         dispatcher = build_dispatcher(config, store, clock, displays=None, beacons=None)
         supervisor: Supervisor
-        services = WebServices(
-            config=config,
-            config_path=config_path,
-            clock=clock,
-            users=users,
-            store=store,
-            dispatcher=dispatcher,
-            metrics=Metrics(store, lambda: supervisor.health()),
-            health=lambda: supervisor.health(),
-        )
-        app = create_app(services)
+        core = LocalCore(clock, dispatcher, health=lambda: supervisor.health())
+        start = WebStart(config, config_path.resolve(), "human", "warning", False, 1.0)
         supervisor = Supervisor(
-            "bench", [ChildSpec("web", lambda: serve(app, "127.0.0.1", port))], clock=clock
+            "bench",
+            [
+                ChildSpec("scheduler", dispatcher.run),
+                ChildSpec("web", WebProcess(core, start).run),
+            ],
+            clock=clock,
         )
-        asyncio.get_running_loop().call_later(1.0, ready.set)
+
+        async def say_ready() -> None:
+            await wait_listening("127.0.0.1", port)
+            ready.set()
+
+        waiting = asyncio.create_task(say_ready())
         await supervisor.run()
+        waiting.cancel()
 
     asyncio.run(main())
 

@@ -28,6 +28,7 @@ from hw_sim.pepper import PepperSettings, SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
 from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
 from onthaal.config import Config
+from onthaal.logs import logging_in_use
 from onthaal.loop_watch import LoopWatch
 from onthaal.reception_stack import Reception, build_reception
 from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT, build_dispatcher, open_store
@@ -43,9 +44,10 @@ from onthaal.supervisor import (
     Supervisor,
     install_signal_handlers,
 )
-from onthaal.web.app import RobotView, SimControls, WebServices, create_app
+from onthaal.web.app import WebServices, create_app
 from onthaal.web.app import serve as serve_web
-from onthaal.web.metrics import Metrics
+from onthaal.web.bridge import WebProcess, WebStart
+from onthaal.web.core import LocalCore, ReceptionCounts, RobotLink, SimControls
 from onthaal.web.users_stack import open_users
 from robot.hal import BatteryState
 from robot.naoqi import NaoqiRobot
@@ -323,7 +325,11 @@ def scheduler_children(
 
 
 class WebParts:
-    """The staff web app and API, served by uvicorn under the supervisor."""
+    """The staff web app and API: in a process of its own, or (in-memory data) in this one.
+
+    The web app sees the system through a :class:`~onthaal.web.core.LocalCore` only: a
+    snapshot of what the parts hold, and three requests (see :mod:`onthaal.web.core`).
+    """
 
     def __init__(
         self,
@@ -337,30 +343,30 @@ class WebParts:
     ) -> None:
         """Wire the web app to every part it shows or changes."""
         self._config = config
+        self._mode = mode
+        self._clock = clock
         self._supervisor: Supervisor | None = None
-        store = dispatcher.store  # one connection: an edit on the web wakes the dispatcher
-        self.metrics = Metrics(store, self._health)
+        self.store = dispatcher.store
+        self.users = open_users(config, mode.config_path)
+        self.reception = ReceptionCounts()
         situation = robot.reception.situation
-        situation.statistics = Tee(situation.statistics, self.metrics.reception)
+        situation.statistics = Tee(situation.statistics, self.reception)
         sim = robot.sim
-        self.services = WebServices(
-            config=config,
-            config_path=mode.config_path,
-            clock=clock,
-            users=open_users(config, mode.config_path),
-            store=store,
-            dispatcher=dispatcher,
-            metrics=self.metrics,
+        loop = asyncio.get_running_loop()
+        self.core = LocalCore(
+            clock,
+            dispatcher,
             health=self._health,
             signage=signage,
             ble=beacons,
-            robot=RobotView(
+            robot=RobotLink(
                 running=lambda: list(robot.reception.engine.running),
                 battery=lambda: _percent(robot.robot.known_battery),
                 connected=lambda: robot.robot.connected,
                 last_seen=lambda: robot.robot.last_seen,
                 present=True,
             ),
+            reception=self.reception,
             sim=SimControls(
                 approach=lambda track, zone: sim.world.approach(track, zone),
                 leave=lambda track: sim.world.leave(track),
@@ -368,6 +374,16 @@ class WebParts:
             )
             if sim is not None and mode.simulate
             else None,
+            wake=loop.call_soon_threadsafe,
+        )
+
+    @property
+    def own_process(self) -> bool:
+        """Whether the web app runs in its own process (not for in-memory databases)."""
+        return (
+            self._config.web.own_process
+            and not self.store.in_memory
+            and str(self._config.web.users) != ":memory:"
         )
 
     def watch(self, supervisor: Supervisor) -> None:
@@ -378,9 +394,29 @@ class WebParts:
         return self._supervisor.health() if self._supervisor is not None else []
 
     def child(self) -> ChildSpec:
-        """The supervised web server."""
-        app = create_app(self.services)
+        """The supervised web server (the web process, or uvicorn on this loop)."""
         web = self._config.web
+        if self.own_process:
+            log_format, log_level = logging_in_use()
+            speed = getattr(self._clock, "speed", 1.0)
+            start = WebStart(
+                config=self._config,
+                config_path=self._mode.config_path.resolve(),
+                log_format=log_format,
+                log_level=log_level,
+                simulate=self._mode.simulate,
+                speed=speed,
+            )
+            return ChildSpec("web", WebProcess(self.core, start).run)
+        services = WebServices(
+            config=self._config,
+            config_path=self._mode.config_path,
+            clock=self._clock,
+            users=self.users,
+            store=self.store,
+            core=self.core,
+        )
+        app = create_app(services)
         return ChildSpec("web", lambda: serve_web(app, web.host, web.port))
 
 

@@ -502,6 +502,11 @@ class WebConfig(Section):
     users: str = Field(
         default="var/users.sqlite", description="SQLite file of staff accounts and API tokens."
     )
+    own_process: bool = Field(
+        default=True,
+        description="Serve the web app from a process of its own, so no request can hold up "
+        "the robot (false: in the robot's process, for debugging).",
+    )
 
 
 class LoggingConfig(Section):

@@ -114,3 +114,10 @@ def configure_logging(
     # Libraries that narrate every state change at info level: only their problems.
     for chatty in CHATTY_LIBRARIES:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+
+
+def logging_in_use() -> tuple[LogFormat, str]:
+    """The format and level :func:`configure_logging` set (for a child process to match)."""
+    root = logging.getLogger()
+    json_lines = any(isinstance(h.formatter, JsonFormatter) for h in root.handlers)
+    return ("json" if json_lines else "human"), logging.getLevelName(root.level).lower()

@@ -120,6 +120,7 @@ class Dispatcher:
         self._changes = 0  # schedule changes seen (a timeline built across one is stale)
         self._stale = False
         self._showing: dict[str, str] = {}
+        self._resolved: dict[str, Showing] = {}  # the last round's decision, for staff
         self._status = {d.id: DeviceStatus(d.id) for d in devices}
         self._wake = asyncio.Event()
         self._beacon_queue: asyncio.Queue[tuple[int, int, str, str, str]] = asyncio.PriorityQueue()
@@ -145,6 +146,13 @@ class Dispatcher:
     def status(self) -> Mapping[str, DeviceStatus]:
         """Per device: what it should show, what it confirmed, what failed."""
         return self._status
+
+    def showing_now(self) -> Mapping[str, Showing]:
+        """What the last round decided every device shows (empty before the first round).
+
+        It costs nothing: staff pages read it instead of resolving the schedule again.
+        """
+        return self._resolved
 
     def preview(self, at: datetime) -> dict[str, Showing]:
         """What every device shows at ``at`` (any instant, past or future).
@@ -203,6 +211,7 @@ class Dispatcher:
                 timeline, self._devices, now, ties=self._ties, rotate_every=self._rotate_every
             )
             self.passes += 1
+            self._resolved = showing
             self._deliver(showing)
             wake_at = timeline.next_change(now) or timeline.end
             if any(self._tied(s, timeline, now) for s in showing.values()):

@@ -382,6 +382,11 @@ class Store:
             (device, content_id, at.isoformat(), int(ok), attempts, error),
         )
 
+    def delivery_counts(self) -> dict[tuple[str, bool], int]:
+        """Per (device, ok): how many deliveries were recorded (counted by SQLite)."""
+        rows = self._db.execute("SELECT device, ok, COUNT(*) FROM deliveries GROUP BY device, ok")
+        return {(device, bool(ok)): n for device, ok, n in rows}
+
     def deliveries(self, device: str | None = None) -> list[Delivery]:
         """Delivery records, oldest first."""
         query = "SELECT device, content_id, at, ok, attempts, error FROM deliveries"

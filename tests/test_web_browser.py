@@ -75,12 +75,12 @@ async def test_staff_schedule_a_bilingual_message_and_see_it_delivered(
 
         # Tomorrow, 09:00 in Brussels: the hall screens must show and confirm it.
         await site.advance_to(datetime.fromisoformat("2026-11-25T09:00+01:00"))
-        states = site.services.signage.states()  # type: ignore[union-attr]
         deadline = asyncio.get_running_loop().time() + 10
         while not all(
-            states[d].acknowledged == "kerst-ochtend.v1" for d in ("hall-entrance", "hall-info")
+            site.services.core.snapshot().displays[d].acknowledged == "kerst-ochtend.v1"
+            for d in ("hall-entrance", "hall-info")
         ):
-            assert asyncio.get_running_loop().time() < deadline, dict(states)
+            assert asyncio.get_running_loop().time() < deadline, site.services.core.snapshot()
             await asyncio.sleep(0.05)
         await page.goto(site.url + "/")
         row = page.locator("tr[data-device=hall-entrance] .shows")

@@ -20,8 +20,8 @@ from hw_sim.journal import Journal
 from hw_sim.signage import SimulatedDisplays
 from onthaal.config import Config, load_config
 from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT, build_dispatcher, open_store
-from onthaal.web.app import SimControls, WebServices, create_app, serve
-from onthaal.web.metrics import Metrics
+from onthaal.web.app import WebServices, create_app, serve
+from onthaal.web.core import LocalCore, SimControls
 from onthaal.web.users_stack import open_users
 from scheduler.dispatch import Dispatcher
 from tests.configs import isolated_config
@@ -130,19 +130,12 @@ async def running_site(
             )
             background += [asyncio.create_task(fleet.run()), asyncio.create_task(signage.run())]
         dispatcher = build_dispatcher(config, store, clock, displays=signage, beacons=None)
-        if screens:
-            background.append(asyncio.create_task(dispatcher.run()))
+        background.append(asyncio.create_task(dispatcher.run()))
         heard: list[tuple[str, str]] = []
         visitors: list[tuple[int, int]] = []
-        services = WebServices(
-            config=config,
-            config_path=config_path,
-            clock=clock,
-            users=users,
-            store=store,
-            dispatcher=dispatcher,
-            metrics=Metrics(store, list),
-            health=list,
+        core = LocalCore(
+            clock,
+            dispatcher,
             signage=signage,
             sim=SimControls(
                 approach=lambda track, zone: visitors.append((track, zone)),
@@ -151,6 +144,14 @@ async def running_site(
             )
             if simulate
             else None,
+        )
+        services = WebServices(
+            config=config,
+            config_path=config_path,
+            clock=clock,
+            users=users,
+            store=store,
+            core=core,
         )
         port = free_port()
         server = asyncio.create_task(serve(create_app(services), "127.0.0.1", port))

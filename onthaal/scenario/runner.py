@@ -333,7 +333,7 @@ class ScenarioRun:
                     "ok": d.ok,
                     "attempts": d.attempts,
                 }
-                for d in system.web.services.store.deliveries()
+                for d in system.web.store.deliveries()
             ]
         self._judge()
         self.result.wall_seconds = time.perf_counter() - started
@@ -346,7 +346,7 @@ class ScenarioRun:
         if self._on_start is None:
             return
         password = secrets.token_urlsafe(12)
-        system.web.services.users.add("sim", password, "admin")
+        system.web.users.add("sim", password, "admin")
         web = self.config.web
         url = f"http://{web.host}:{web.port}/"
         login = self._state_dir / "sim-login.txt"
@@ -587,7 +587,7 @@ class ScenarioRun:
     def _staff(
         self, clock: VirtualClock, system: System, action: StaffAction, at: datetime
     ) -> None:
-        store = system.web.services.store
+        store = system.web.store
         now = clock.now()
         if action.action == "emergency-stop":
             store.end_emergencies("scenario", now)

@@ -16,7 +16,7 @@ import threading
 import tomllib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -30,16 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import StreamingResponse
 
-from beacons.ble import BleBeacons
 from beacons.content import Language, LocalizedContent
 from beacons.frames import FrameError, encode_eddystone_url
-from beacons.signage import Signage
 from clock import Clock
 from onthaal.config import Config
 from onthaal.schedule_cli import BadInput, parse_every
 from onthaal.scheduler_stack import devices as config_devices
 from onthaal.scheduler_stack import url_beacons
-from onthaal.supervisor import ChildHealth
+from onthaal.web.core import Core, CoreUnavailable, SimControls
 from onthaal.web.limits import BodyLimit, GateFull, HashGate
 from onthaal.web.metrics import Metrics
 from onthaal.web.security import (
@@ -51,7 +49,6 @@ from onthaal.web.security import (
     session_user,
 )
 from onthaal.web.users import User, Users
-from scheduler.dispatch import Dispatcher
 from scheduler.model import (
     Kind,
     Message,
@@ -68,26 +65,6 @@ HERE = Path(__file__).resolve().parent
 
 
 @dataclass
-class SimControls:
-    """What ``onthaal sim`` lets integrators do to the simulated world."""
-
-    approach: Callable[[int, int], None]
-    leave: Callable[[int], None]
-    hear: Callable[[str, str], None]
-
-
-@dataclass
-class RobotView:
-    """The robot as the dashboard shows it."""
-
-    running: Callable[[], list[str]] = list
-    battery: Callable[[], int | None] = lambda: None  # None: not read from the robot
-    connected: Callable[[], bool] = lambda: False
-    last_seen: Callable[[], datetime | None] = lambda: None
-    present: bool = False  # a robot is part of this system (its link counts for health)
-
-
-@dataclass
 class WebServices:
     """Everything the web app reads or changes."""
 
@@ -96,13 +73,7 @@ class WebServices:
     clock: Clock
     users: Users
     store: Store
-    dispatcher: Dispatcher
-    metrics: Metrics
-    health: Callable[[], list[ChildHealth]]
-    signage: Signage | None = None
-    ble: BleBeacons | None = None
-    robot: RobotView = field(default_factory=RobotView)
-    sim: SimControls | None = None
+    core: Core  # the running system: a snapshot to read, three things to ask
 
 
 # -- API models ---------------------------------------------------------------------------
@@ -205,6 +176,7 @@ def create_app(services: WebServices) -> FastAPI:
     tz = ZoneInfo(config.site.timezone)
     limiter = LoginLimiter(services.clock)
     hash_gate = HashGate()
+    metrics_text = Metrics(services.store, services.core.snapshot)
     templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
     words = _ui_words(services.config_path)
     app = FastAPI(title="Onthaal", version="1", docs_url=None, redoc_url=None)
@@ -279,14 +251,15 @@ def create_app(services: WebServices) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        children = [h.as_dict() for h in services.health()]
+        snapshot = services.core.snapshot()
+        children = [h.as_dict() for h in snapshot.health]
         healthy = all(c["state"] == "running" and not c["problem"] for c in children)
         body: dict[str, Any] = {"children": children}
-        if services.robot.present:
+        if snapshot.robot.present:
             # The link child keeps running while it reconnects: the link itself says
             # whether the robot is reachable.
-            seen = services.robot.last_seen()
-            connected = services.robot.connected()
+            seen = snapshot.robot.last_seen
+            connected = snapshot.robot.connected
             body["robot"] = {
                 "connected": connected,
                 "last_seen": seen.isoformat() if seen is not None else None,
@@ -297,7 +270,7 @@ def create_app(services: WebServices) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+        return Response(metrics_text.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/display/{display_id}", response_class=HTMLResponse)
     async def display_page(request: Request, display_id: str) -> HTMLResponse:
@@ -363,7 +336,7 @@ def create_app(services: WebServices) -> FastAPI:
             return change(services.store)
         result = await asyncio.to_thread(lambda: change(reader()))
         pages.changed()
-        services.dispatcher.wake()  # it listens to its own connection; this one is ours
+        services.core.schedule_changed()  # the dispatcher reads its own connection
         return result
 
     @app.get("/api/v1/messages")
@@ -447,9 +420,15 @@ def create_app(services: WebServices) -> FastAPI:
     @app.get("/api/v1/preview")
     async def preview(user: ApiUser, at: datetime) -> dict[str, Any]:
         moment = at if at.tzinfo else at.replace(tzinfo=tz)
+        try:
+            showing = await services.core.preview(moment)
+        except CoreUnavailable as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}
+            ) from None
         return {
             device: {"content_id": s.content_id, "title": s.message.title if s.message else None}
-            for device, s in (await services.dispatcher.preview_soon(moment)).items()
+            for device, s in showing.items()
         }
 
     @app.get("/api/v1/frame-check")
@@ -494,7 +473,7 @@ def create_app(services: WebServices) -> FastAPI:
 
     @app.get("/api/v1/beacons/feed")
     async def beacon_feed(user: ApiUser) -> list[dict[str, Any]]:
-        return services.ble.feed() if services.ble is not None else []
+        return list(services.core.snapshot().beacon_feed)
 
     @app.get("/api/v1/audit")
     async def audit(user: ApiUser, message_id: str | None = None) -> list[dict[str, Any]]:
@@ -801,11 +780,12 @@ def _message_json(message: Message, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def _devices(services: WebServices) -> list[dict[str, Any]]:
-    status_of = services.dispatcher.status()
-    showing = services.dispatcher.preview(services.clock.now())
+    snapshot = services.core.snapshot()
+    status_of = snapshot.status
+    showing = snapshot.showing
     found: list[dict[str, Any]] = []
-    signage = services.signage.states() if services.signage else {}
-    ble = services.ble.states() if services.ble else {}
+    signage = snapshot.displays
+    ble = snapshot.beacons
     for display in services.config.displays:
         state = signage.get(display.id)
         entry = status_of.get(display.id)
@@ -853,23 +833,25 @@ def _title(showing: Showing | None) -> str | None:
 
 def _robot(services: WebServices) -> dict[str, Any]:
     zone = ZoneInfo(services.config.site.timezone)
-    today = services.clock.now().astimezone(zone).date()
-    seen = services.robot.last_seen()
-    connected = services.robot.connected()
+    snapshot = services.core.snapshot()
+    today = snapshot.taken_at.astimezone(zone).date()
+    robot = snapshot.robot
+    seen = robot.last_seen
     return {
-        "connected": connected,
+        "connected": robot.connected,
         "last_seen": seen.isoformat() if seen is not None else None,
         "last_seen_local": seen.astimezone(zone).strftime("%H:%M:%S") if seen else None,
-        "behaviours": services.robot.running(),
-        "battery": services.robot.battery() if connected else None,
-        "today": services.metrics.reception.on(today.isoformat()),
+        "behaviours": list(robot.running),
+        "battery": robot.battery if robot.connected else None,
+        "today": snapshot.reception.on(today.isoformat()),
     }
 
 
 def _display_content(services: WebServices, display_id: str) -> dict[str, Any]:
-    status_of = services.dispatcher.status().get(display_id)
+    snapshot = services.core.snapshot()
+    status_of = snapshot.status.get(display_id)
     wanted = status_of.wanted if status_of else None
-    preview = services.dispatcher.preview(services.clock.now()).get(display_id)
+    preview = snapshot.showing.get(display_id)
     message = preview.message if preview else None
     display = next(d for d in services.config.displays if d.id == display_id)
     content = message.content if message else display.default
@@ -943,9 +925,9 @@ def _stop_emergency(services: WebServices, user: User) -> int:
 
 
 def _sim(services: WebServices) -> SimControls:
-    if services.sim is None:
+    if services.core.sim is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "simulator controls exist only in sim")
-    return services.sim
+    return services.core.sim
 
 
 def _form_from(message: Message, tz: ZoneInfo) -> dict[str, Any]:

@@ -1,79 +1,60 @@
-"""Prometheus metrics (prometheus_client) and the robot's counters for the dashboard.
+"""Prometheus metrics (prometheus_client), read from the core's snapshot and the store.
 
-``ReceptionMetrics`` is also a :class:`robot.stats.Statistics`: the reception reports
-greetings, answers and hand-overs to it. It keeps anonymous counts only, in memory.
+Nothing here counts by itself: the robot's counts are the core's
+:class:`~onthaal.web.core.ReceptionCounts` (anonymous, in memory), deliveries are
+counted by SQLite, restarts come from the supervisor's health. So /metrics works the
+same in the web app's own process as in the robot's.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from onthaal.supervisor import ChildHealth
+from onthaal.web.core import CoreSnapshot
 from scheduler.store import Store
 
 
-class ReceptionMetrics:
-    """Counts what the robot did, for /metrics and the dashboard."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        """Register the counters in ``registry``."""
-        self.greeted = PromCounter(
-            "onthaal_visitors_greeted", "Visitors greeted by the robot.", registry=registry
-        )
-        self.answered = PromCounter(
-            "onthaal_questions_answered",
-            "Questions answered, per intent and language.",
-            ["intent", "language"],
-            registry=registry,
-        )
-        self.handovers = PromCounter("onthaal_handovers", "Hand-overs to staff.", registry=registry)
-        self.today: Counter[tuple[str, str]] = Counter()  # (date, event) -> count
-
-    def count(self, at: datetime, language: str, event: str) -> None:
-        """The :class:`robot.stats.Statistics` hook."""
-        self.today[(at.date().isoformat(), event)] += 1
-        if event == "greeted":
-            self.greeted.inc()
-        elif event == "handover":
-            self.handovers.inc()
-        else:
-            self.answered.labels(intent=event, language=language).inc()
-
-    def on(self, day: str) -> dict[str, int]:
-        """Counts of one day (ISO date)."""
-        return {event: n for (date, event), n in self.today.items() if date == day}
-
-
 class _SystemCollector(Collector):
-    """Deliveries per device (from the store) and restarts per child (supervisor)."""
+    """Visitors, answers, hand-overs, deliveries per device, restarts per child."""
 
-    def __init__(self, store: Store, health: Callable[[], list[ChildHealth]]) -> None:
+    def __init__(self, store: Store, snapshot: Callable[[], CoreSnapshot]) -> None:
         self._store = store
-        self._health = health
+        self._snapshot = snapshot
 
     def collect(self) -> Iterator[CounterMetricFamily]:
+        snapshot = self._snapshot()
+        events = snapshot.reception.events
+        greeted = CounterMetricFamily("onthaal_visitors_greeted", "Visitors greeted by the robot.")
+        greeted.add_metric([], sum(n for (event, _), n in events.items() if event == "greeted"))
+        yield greeted
+        answered = CounterMetricFamily(
+            "onthaal_questions_answered",
+            "Questions answered, per intent and language.",
+            labels=["intent", "language"],
+        )
+        for (event, language), n in sorted(events.items()):
+            if event not in ("greeted", "handover"):
+                answered.add_metric([event, language], n)
+        yield answered
+        handovers = CounterMetricFamily("onthaal_handovers", "Hand-overs to staff.")
+        handovers.add_metric([], sum(n for (event, _), n in events.items() if event == "handover"))
+        yield handovers
         deliveries = CounterMetricFamily(
             "onthaal_deliveries",
             "Content deliveries per device and outcome.",
             labels=["device", "outcome"],
         )
-        counts: Counter[tuple[str, str]] = Counter()
-        for delivery in self._store.deliveries():
-            counts[(delivery.device, "ok" if delivery.ok else "failed")] += 1
-        for (device, outcome), n in sorted(counts.items()):
-            deliveries.add_metric([device, outcome], n)
+        for (device, ok), n in sorted(self._store.delivery_counts().items()):
+            deliveries.add_metric([device, "ok" if ok else "failed"], n)
         yield deliveries
         restarts = CounterMetricFamily(
             "onthaal_child_restarts", "Restarts per supervised child.", labels=["child"]
         )
-        for child in self._health():
+        for child in snapshot.health:
             restarts.add_metric([child.name], child.restarts)
         yield restarts
 
@@ -81,11 +62,10 @@ class _SystemCollector(Collector):
 class Metrics:
     """Everything /metrics shows."""
 
-    def __init__(self, store: Store, health: Callable[[], list[ChildHealth]]) -> None:
+    def __init__(self, store: Store, snapshot: Callable[[], CoreSnapshot]) -> None:
         """A private registry (no process-global state between tests)."""
         self.registry = CollectorRegistry()
-        self.reception = ReceptionMetrics(self.registry)
-        self.registry.register(_SystemCollector(store, health))
+        self.registry.register(_SystemCollector(store, snapshot))
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""
