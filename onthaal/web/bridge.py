@@ -14,8 +14,9 @@ boundary is small and bounded (:mod:`onthaal.web.core`):
 
 The socket is a ``socketpair`` inherited by the child only, so nothing else can speak on
 it; both ends are this program, which is why the frames are pickles (length-prefixed).
-The web process ignores SIGINT (the core owns shutdown), and ends when the socket closes,
-so it never outlives the core.
+The web process ignores SIGINT (the core owns shutdown), ends when the socket closes,
+so it never outlives the core, and runs at a lower CPU priority (:data:`WEB_NICENESS`):
+on a machine with fewer cores than busy processes the robot is served first.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import pickle
 import signal
 import socket
@@ -47,6 +49,7 @@ log = logging.getLogger("onthaal.web.bridge")
 SNAPSHOT_EVERY = 0.2  # seconds (real time) between snapshots the web app may see
 PREVIEW_TIMEOUT = 10.0  # seconds a preview may take before the web app answers 503
 PREVIEWS_AT_ONCE = 2  # previews the core works on at the same time (more wait in the web)
+WEB_NICENESS = 5  # the web process yields the CPU to the robot's when both want it
 STOP_TIMEOUT = 5.0  # seconds the web process gets to finish its requests when stopping
 LARGEST_FRAME = 64 * 1024 * 1024  # a frame larger than this is a bug, not a message
 
@@ -74,7 +77,7 @@ async def _receive(reader: asyncio.StreamReader) -> Any:
         return pickle.loads(
             await reader.readexactly(length)
         )  # our own child, over our own socketpair
-    except asyncio.IncompleteReadError:
+    except (asyncio.IncompleteReadError, ConnectionError):
         return None
 
 
@@ -168,8 +171,8 @@ class WebProcess:
         async with self._previews:
             try:
                 answer: object = await self._core.preview(at)
-            except Exception as exc:  # reported: the web app answers 503
-                answer = CoreUnavailable(f"the preview failed: {exc}")
+            except CoreUnavailable as exc:  # sent over: the web app answers 503
+                answer = CoreUnavailable(str(exc))
         writer.write(_frame(("preview", ask, answer)))
 
 
@@ -362,6 +365,9 @@ async def serve_web_on(sock: socket.socket, *, own_process: bool = True) -> int:
 def main(argv: list[str]) -> int:
     """``python -m onthaal.web.bridge FD``: the web process (started by :class:`WebProcess`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the core, which stops us
+    # With fewer cores than busy processes the kernel shares them out; a visitor waiting
+    # on the robot comes before a staff member waiting on a page.
+    os.nice(WEB_NICENESS)
     if len(argv) != 2 or not argv[1].isdigit():
         print("onthaal.web.bridge is started by onthaal itself", file=sys.stderr)
         return 2

@@ -208,8 +208,15 @@ class LocalCore:
         )
 
     async def preview(self, at: datetime) -> dict[str, Showing]:
-        """The dispatcher's preview (it expands the schedule off the loop)."""
-        return await self._dispatcher.preview_soon(at)
+        """The dispatcher's preview (it expands the schedule off the loop).
+
+        Whatever stops it (a locked database, a broken file) is :class:`CoreUnavailable`:
+        the web app answers 503 and the staff member tries again.
+        """
+        try:
+            return await self._dispatcher.preview_soon(at)
+        except Exception as exc:  # any failure of the core is the core being unavailable
+            raise CoreUnavailable(f"the preview failed: {exc}") from exc
 
     def schedule_changed(self) -> None:
         """Wake the dispatcher (on its loop)."""
