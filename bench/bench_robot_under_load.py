@@ -162,7 +162,7 @@ async def _measure() -> dict[str, list[float]]:
         # As in ``onthaal run``: the web app in a process of its own, fed by the core.
         core = LocalCore(clock, dispatcher)
         start = WebStart(
-            with_ports(config, port, None), config_path.resolve(), "human", "error", False, 1.0
+            with_ports(config, port, None), config_path.resolve(), "human", "error", False, 1.0, ""
         )
         scheduler = asyncio.create_task(dispatcher.run())
         web = asyncio.create_task(WebProcess(core, start).run())

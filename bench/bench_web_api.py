@@ -56,7 +56,7 @@ def _server(folder: str, port: int, ready: multiprocessing.synchronize.Event) ->
         dispatcher = build_dispatcher(config, store, clock, displays=None, beacons=None)
         supervisor: Supervisor
         core = LocalCore(clock, dispatcher, health=lambda: supervisor.health())
-        start = WebStart(config, config_path.resolve(), "human", "error", False, 1.0)
+        start = WebStart(config, config_path.resolve(), "human", "error", False, 1.0, "")
         supervisor = Supervisor(
             "bench",
             [

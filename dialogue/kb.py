@@ -25,6 +25,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 #: Variables the engine fills in itself, per answer.
 DESK_VARIABLES = frozenset({"desk", "desk_location"})
@@ -77,6 +78,7 @@ class Intent:
     answers: dict[str, str]
     desk: str | None = None
     tablet: str | None = None
+    link: str | None = None  # a web page with more, shown on the tablet with a QR code
     handover: bool = False
     ends_conversation: bool = False
     source: str = ""
@@ -171,6 +173,7 @@ _INTENT_KEYS = {
     "id",
     "desk",
     "tablet",
+    "link",
     "handover",
     "ends_conversation",
     "label",
@@ -214,6 +217,14 @@ def _intent(
         ).items()
     }
     answers = _per_language(where, "answers", data.get("answers", {}), languages, problems)
+    link = data.get("link")
+    if link is not None and not (
+        isinstance(link, str)
+        and urlsplit(link).scheme in ("http", "https")
+        and urlsplit(link).netloc
+    ):
+        problems.append(f"{where}: link: {link!r} is not an http(s) address")
+        link = None
     allowed = variables | CALENDAR_VARIABLES | (DESK_VARIABLES if desk else set())
     for language, answer in answers.items():
         if not isinstance(answer, str) or not answer.strip():
@@ -237,6 +248,7 @@ def _intent(
         answers={k: str(v) for k, v in answers.items()},
         desk=desk,
         tablet=data.get("tablet"),
+        link=link,
         handover=bool(data.get("handover", False)),
         ends_conversation=bool(data.get("ends_conversation", False)),
         source=str(path),

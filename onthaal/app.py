@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import random
+import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from hw_sim.pepper import PepperSettings, SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
 from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
 from onthaal.config import Config
+from onthaal.dialogue_setup import load_tablet_pages
 from onthaal.logs import logging_in_use
 from onthaal.loop_watch import LoopWatch
 from onthaal.reception_stack import Reception, build_reception
@@ -48,6 +50,7 @@ from onthaal.web.app import WebServices, create_app
 from onthaal.web.app import serve as serve_web
 from onthaal.web.bridge import WebProcess, WebStart
 from onthaal.web.core import LocalCore, ReceptionCounts, RobotLink, SimControls
+from onthaal.web.tablet_content import TabletContentError
 from onthaal.web.users_stack import open_users
 from robot.hal import BatteryState
 from robot.naoqi import NaoqiRobot
@@ -137,7 +140,9 @@ class RobotParts:
         return self.reception.staff
 
 
-def reception_children(config: Config, mode: Mode, clock: Clock, journal: Journal) -> RobotParts:
+def reception_children(
+    config: Config, mode: Mode, clock: Clock, journal: Journal, tablet_token: str
+) -> RobotParts:
     """The robot link, the reception behaviours, and the simulated Pepper when simulating.
 
     Also returns where hand-over requests are announced. Raises KnowledgeBaseError or
@@ -152,7 +157,9 @@ def reception_children(config: Config, mode: Mode, clock: Clock, journal: Journa
     }
     if not mode.simulate and config.robot.backend == "naoqi":
         robot = NaoqiRobot(config.robot.url, **robot_settings)  # type: ignore[arg-type]
-        reception = build_reception(config, mode.config_path, robot, clock)
+        reception = build_reception(
+            config, mode.config_path, robot, clock, tablet_token=tablet_token
+        )
         children = [
             ChildSpec("robot-link", robot.run),
             ChildSpec("behaviours", reception.engine.run),
@@ -171,7 +178,7 @@ def reception_children(config: Config, mode: Mode, clock: Clock, journal: Journa
         session_factory=sim.session_factory,
         **robot_settings,  # type: ignore[arg-type]
     )
-    reception = build_reception(config, mode.config_path, robot, clock)
+    reception = build_reception(config, mode.config_path, robot, clock, tablet_token=tablet_token)
 
     def journal_handover(request: HandoverRequest) -> None:
         sim.journal.record(
@@ -340,9 +347,11 @@ class WebParts:
         signage: Signage,
         beacons: BleBeacons | None,
         robot: RobotParts,
+        tablet_token: str,
     ) -> None:
         """Wire the web app to every part it shows or changes."""
         self._config = config
+        self._tablet_token = tablet_token
         self._mode = mode
         self._clock = clock
         self._supervisor: Supervisor | None = None
@@ -365,6 +374,8 @@ class WebParts:
                 connected=lambda: robot.robot.connected,
                 last_seen=lambda: robot.robot.last_seen,
                 present=True,
+                caption=lambda: robot.reception.engine.captions.current,
+                tablet=robot.robot.tablet_input,
             ),
             reception=self.reception,
             sim=SimControls(
@@ -406,6 +417,7 @@ class WebParts:
                 log_level=log_level,
                 simulate=self._mode.simulate,
                 speed=speed,
+                tablet_token=self._tablet_token,
             )
             return ChildSpec("web", WebProcess(self.core, start).run)
         services = WebServices(
@@ -415,6 +427,7 @@ class WebParts:
             users=self.users,
             store=self.store,
             core=self.core,
+            tablet_token=self._tablet_token,
         )
         app = create_app(services)
         return ChildSpec("web", lambda: serve_web(app, web.host, web.port))
@@ -447,14 +460,24 @@ def pepper_settings(config: Config) -> PepperSettings:
 
 
 def build_system(config: Config, mode: Mode, clock: Clock, journal: Journal) -> System:
-    """All supervised children, in start order (raises KnowledgeBaseError, TextsError)."""
-    robot = reception_children(config, mode, clock, journal)
+    """All supervised children, in start order.
+
+    Raises KnowledgeBaseError, TextsError or TabletContentError for unusable content (the
+    web app, in its own process, loads the tablet pages again: they are checked here, so
+    that a bad file stops the start with its problems instead of the web app looping).
+    """
+    # The robot's key to its tablet pages, new at every start (see onthaal/web/tablet.py).
+    tablet_token = secrets.token_urlsafe(18)
+    robot = reception_children(config, mode, clock, journal, tablet_token)
+    load_tablet_pages(config, mode.config_path, robot.reception.situation.dialogue.kb)
     signage = signage_children(config, mode, clock, journal, robot.staff)
     ble = ble_children(config, mode, clock, journal)
     scheduler_parts, dispatcher = scheduler_children(
         config, mode, clock, signage.signage, ble.driver, ble.ready
     )
-    web = WebParts(config, mode, clock, dispatcher, signage.signage, ble.driver, robot)
+    web = WebParts(
+        config, mode, clock, dispatcher, signage.signage, ble.driver, robot, tablet_token
+    )
     children = [
         *signage.children,
         *ble.children,
@@ -482,7 +505,7 @@ async def serve(config: Config, mode: Mode) -> int:
     journal = _journal(config, clock)
     try:
         system = build_system(config, mode, clock, journal)
-    except (KnowledgeBaseError, TextsError) as exc:
+    except (KnowledgeBaseError, TextsError, TabletContentError) as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2

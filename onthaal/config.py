@@ -284,9 +284,15 @@ class BehavioursConfig(Section):
     invite_every: float = Field(
         default=120.0, gt=0, description="At most one invitation to zone 2 per this many s."
     )
-    tablet_url: str = Field(
-        default="http://127.0.0.1:8080/tablet",
-        description="Base URL of the pages the robot's tablet shows.",
+    tablet_url: str | None = Field(
+        default=None,
+        description="Base URL of the pages the robot's tablet shows (default: [web] "
+        "public_url followed by /tablet).",
+    )
+    tablet_pages: str = Field(
+        default="content/tablet/tablet.toml",
+        description="The tablet pages' words, topics, logo and floor plans (relative to the "
+        "config).",
     )
     same_person_within: float = Field(
         default=3.0,
@@ -502,6 +508,12 @@ class WebConfig(Section):
     users: str = Field(
         default="var/users.sqlite", description="SQLite file of staff accounts and API tokens."
     )
+    public_url: str | None = Field(
+        default=None,
+        description="The address the robot's tablet and the screens use to reach Onthaal, "
+        "e.g. http://192.168.10.5:8080, or https://onthaal.example.be behind a reverse proxy "
+        "(default: http://host:port of this section).",
+    )
     own_process: bool = Field(
         default=True,
         description="Serve the web app from a process of its own, so no request can hold up "
@@ -561,17 +573,47 @@ class Config(Section):
             seen.add(device.id)
         return devices
 
+    def public_address(self) -> str:
+        """Where other devices reach the web app: ``[web] public_url`` or host and port."""
+        if self.web.public_url:
+            return self.web.public_url.rstrip("/")
+        host = self.web.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"  # listening everywhere: this machine reaches it on loopback
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.web.port}"
+
+    def tablet_address(self) -> str:
+        """The base URL of every page the robot's tablet shows."""
+        if self.behaviours.tablet_url:
+            return self.behaviours.tablet_url.rstrip("/")
+        return self.public_address() + "/tablet"
+
     @model_validator(mode="after")
     def _reachable_from_the_robot(self) -> Config:
         """On a real Pepper the tablet is another device: loopback there is the tablet."""
+        for key, url in (("web.public_url", self.web.public_url),
+                         ("behaviours.tablet_url", self.behaviours.tablet_url)):  # fmt: skip
+            if url is not None:
+                parts = urlsplit(url)
+                if parts.scheme not in ("http", "https") or not parts.hostname:
+                    raise ValueError(f"{key}: {url!r} is not an http(s) address with a host")
         if self.robot.backend == "naoqi":
-            host = urlsplit(self.behaviours.tablet_url).hostname or ""
-            if _is_loopback(host):
+            address = self.tablet_address()
+            if _is_loopback(urlsplit(address).hostname or ""):
+                key = (
+                    "behaviours.tablet_url"
+                    if self.behaviours.tablet_url
+                    else "web.public_url"
+                    if self.web.public_url
+                    else "web.public_url (not set, so [web] host and port)"
+                )
                 raise ValueError(
-                    f"behaviours.tablet_url: {self.behaviours.tablet_url!r} points at the "
+                    f"{key}: the tablet would load {address!r}, which on the robot is the "
                     "tablet itself: Pepper's tablet is a separate device that reaches "
-                    "Onthaal over the network, so use this machine's address as the robot "
-                    "sees it (and a [web] host it listens on)"
+                    "Onthaal over the network, so set [web] public_url to this machine's "
+                    "address as the robot sees it (and a [web] host it listens on)"
                 )
         return self
 

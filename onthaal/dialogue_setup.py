@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from clock import Clock
 from dialogue.calendar import OpeningCalendar, TimeRange
 from dialogue.engine import DialogueEngine
-from dialogue.kb import load_knowledge_base
+from dialogue.kb import KnowledgeBase, load_knowledge_base
 from onthaal.config import Config
+from onthaal.web.tablet_content import TabletContent, load_tablet_content
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -51,3 +52,8 @@ def build_engine(config: Config, config_path: Path, clock: Clock) -> DialogueEng
         default_language=config.site.default_language,
         threshold=config.dialogue.threshold,
     )
+
+
+def load_tablet_pages(config: Config, config_path: Path, kb: KnowledgeBase) -> TabletContent:
+    """``[behaviours] tablet_pages`` checked against ``kb``; raises TabletContentError."""
+    return load_tablet_content(config_path.parent / config.behaviours.tablet_pages, kb)

@@ -30,8 +30,14 @@ class Reception:
     staff: StaffNotifier
 
 
-def build_reception(config: Config, config_path: Path, robot: RobotHAL, clock: Clock) -> Reception:
-    """Build the reception for ``robot``; raises KnowledgeBaseError or TextsError."""
+def build_reception(
+    config: Config, config_path: Path, robot: RobotHAL, clock: Clock, *, tablet_token: str = ""
+) -> Reception:
+    """Build the reception for ``robot``; raises KnowledgeBaseError or TextsError.
+
+    ``tablet_token`` goes into every tablet page's address, so the page can send taps
+    and typed questions back (see :mod:`onthaal.web.tablet`).
+    """
     base = config_path.parent
     dialogue = build_engine(config, config_path, clock)
     robot.listen_for(
@@ -49,7 +55,8 @@ def build_reception(config: Config, config_path: Path, robot: RobotHAL, clock: C
         resume_battery=b.resume_battery,
         regreet_after=b.regreet_after,
         invite_every=b.invite_every,
-        tablet_url=b.tablet_url,
+        tablet_url=config.tablet_address(),
+        tablet_token=tablet_token,
         same_person_within=b.same_person_within,
         guide_step=b.guide_step,
     )

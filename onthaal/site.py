@@ -16,7 +16,8 @@ from pathlib import Path
 from clock import RealClock
 from dialogue.kb import KnowledgeBaseError
 from onthaal.config import Config
-from onthaal.dialogue_setup import build_engine
+from onthaal.dialogue_setup import build_engine, load_tablet_pages
+from onthaal.web.tablet_content import TabletContentError
 from robot.reception import TextsError, load_texts
 from scheduler.store import DatabaseUnusable, check_database_file
 
@@ -82,9 +83,14 @@ def check_site(config: Config, config_path: Path) -> list[str]:
     base = config_path.parent
     problems: list[str] = []
     try:
-        build_engine(config, config_path, RealClock())
+        engine = build_engine(config, config_path, RealClock())
     except KnowledgeBaseError as exc:
         problems.extend(f"[dialogue] knowledge_base: {p}" for p in exc.problems)
+    else:
+        try:
+            load_tablet_pages(config, config_path, engine.kb)
+        except TabletContentError as exc:
+            problems.extend(f"[behaviours] tablet_pages: {p}" for p in exc.problems)
     try:
         load_texts(base / config.behaviours.texts, tuple(config.site.languages))
     except TextsError as exc:
@@ -104,6 +110,7 @@ def _content_paths(config: Config) -> list[tuple[str, str]]:
     return [
         ("knowledge_base", config.dialogue.knowledge_base),
         ("texts", config.behaviours.texts),
+        ("tablet_pages", config.behaviours.tablet_pages),  # with its folder (pictures)
     ]
 
 
@@ -134,6 +141,9 @@ def init_site(config: Config, config_path: Path, folder: Path) -> list[Path]:
                 text,
                 flags=re.MULTILINE,
             )
+        if key == "tablet_pages":  # the pictures it names are beside it
+            copies.append((source.parent, (folder / relative).parent))
+            continue
         copies.append((source, folder / relative))
     if problems:
         raise SiteError(problems)

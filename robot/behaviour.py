@@ -19,7 +19,7 @@ import html
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from clock import Clock
@@ -57,6 +57,37 @@ def sentences(text: str) -> list[str]:
     return [part for part in _SENTENCE_END.split(text.strip()) if part]
 
 
+@dataclass(frozen=True)
+class Caption:
+    """What the robot says (or said last), for the tablet's live caption."""
+
+    number: int  # counts up with every new text
+    text: str
+    language: str
+    speaking: bool
+
+
+class Captions:
+    """The robot's own words as it speaks them: captions for visitors who do not hear well.
+
+    Only what the robot says, never what a visitor said; kept in memory, one at a time.
+    """
+
+    def __init__(self) -> None:
+        """Nothing said yet."""
+        self.current: Caption | None = None
+
+    def saying(self, text: str, language: str) -> None:
+        """The robot starts saying ``text``."""
+        number = self.current.number + 1 if self.current is not None else 1
+        self.current = Caption(number, text, language, speaking=True)
+
+    def said(self) -> None:
+        """The robot stopped speaking (the caption stays up until the next text)."""
+        if self.current is not None and self.current.speaking:
+            self.current = replace(self.current, speaking=False)
+
+
 @dataclass
 class Context:
     """What a running behaviour uses: the robot, the clock, and its stop signal."""
@@ -65,6 +96,7 @@ class Context:
     clock: Clock
     situation: Any
     stop_at_sentence: asyncio.Event = field(default_factory=asyncio.Event)
+    captions: Captions = field(default_factory=Captions)
 
     def checkpoint(self) -> None:
         """A sentence boundary: give way here if asked to."""
@@ -77,6 +109,7 @@ class Context:
         When the robot has no voice for ``language`` (a licence not bought), the text is
         shown on the tablet instead, so the visitor still gets the answer.
         """
+        self.captions.saying(text, language)
         try:
             for sentence in sentences(text):
                 self.checkpoint()
@@ -90,6 +123,8 @@ class Context:
                 f'<html lang="{html.escape(language)}"><body style="font-size:2.5em">'
                 f"<p>{html.escape(text)}</p></body></html>"
             )
+        finally:
+            self.captions.said()
 
     async def wait_for(self, condition: Awaitable[Any]) -> Any:
         """Wait for ``condition`` but give way if asked to while waiting."""
@@ -162,6 +197,7 @@ class BehaviourEngine:
         self._robot = robot
         self._behaviours = sorted(behaviours, key=lambda b: b.priority, reverse=True)
         self.situation = situation
+        self.captions = Captions()  # what the robot says, for the tablet's live caption
         self._clock = clock
         self._on_event = on_event
         self._grace = sentence_grace
@@ -229,7 +265,7 @@ class BehaviourEngine:
             self._start(behaviour)
 
     def _start(self, behaviour: Behaviour) -> None:
-        ctx = Context(self._robot, self._clock, self.situation)
+        ctx = Context(self._robot, self._clock, self.situation, captions=self.captions)
         # Idle starts and ends all day long: only worth a line when debugging.
         level = logging.DEBUG if behaviour.name == "idle" else logging.INFO
         log.log(level, "behaviour %s starts", behaviour.name)

@@ -349,6 +349,15 @@ class NaoqiRobot:
         """Subscribe to the robot's events from now on."""
         return _Stream(self, self._event_buffer)
 
+    def tablet_input(self, event: TabletTouched | UtteranceHeard) -> None:
+        """A tap or a typed question on the tablet's page, which came back over HTTP.
+
+        The page posts to Onthaal instead of raising an ALMemory event through
+        QiMessaging (whose JavaScript bridge hangs on pages served from another machine);
+        the behaviours see the same events either way.
+        """
+        self._emit(event)
+
     def _emit(self, event: RobotEvent) -> None:
         if isinstance(event, PersonApproached):
             self._people.add(event.track_id)

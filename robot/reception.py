@@ -35,6 +35,7 @@ from robot.hal import (
     PersonInSight,
     PersonLeft,
     PersonOutOfSight,
+    RobotCommandFailed,
     RobotEvent,
     TabletTouched,
     UtteranceHeard,
@@ -95,6 +96,8 @@ class ReceptionSettings:
     regreet_after: float = 300.0
     invite_every: float = 120.0
     tablet_url: str = "http://127.0.0.1:8080/tablet"
+    #: The robot's key to its tablet pages: taps and typed questions carry it back.
+    tablet_token: str = ""
     #: Seconds within which a new id in zone 1 is taken for a visitor lost there.
     same_person_within: float = 3.0
     #: Metres the robot steps towards a desk while pointing (0: it only points).
@@ -247,8 +250,20 @@ class Situation:
         )
 
     def page(self, name: str, language: str | None = None) -> str:
-        """The URL of a tablet page."""
-        return f"{self.settings.tablet_url}/{name}?lang={language or self.language}"
+        """The URL of a tablet page (with the robot's tablet key, when it has one)."""
+        url = f"{self.settings.tablet_url}/{name}?lang={language or self.language}"
+        return url + f"&t={self.settings.tablet_token}" if self.settings.tablet_token else url
+
+    async def show(self, ctx: Context, name: str, language: str | None = None) -> None:
+        """Show a tablet page; one that does not load is logged, never stops the robot.
+
+        A visitor still hears the answer when the tablet cannot show it (NAOqi's
+        ``showWebview`` is False for a page that is not found or not reachable).
+        """
+        try:
+            await ctx.robot.show_url(self.page(name, language))
+        except RobotCommandFailed as exc:
+            log.warning("the tablet did not show %s: %s", name, exc)
 
     async def battery_at_least(self, percent: int) -> None:
         """Return once the battery is charged to ``percent``."""
@@ -320,7 +335,7 @@ class ClosedHours(Behaviour):
         if track is None:
             return  # gone (or found to be someone already greeted) since it was decided
         s.engage(track)
-        await ctx.robot.show_url(s.page("languages"))
+        await s.show(ctx, "closed")
         await ctx.say(s.text("closed"), s.language)
 
 
@@ -340,7 +355,7 @@ class Greet(Behaviour):
         if track is None:
             return  # gone (or found to be someone already greeted) since it was decided
         s.engage(track)
-        await ctx.robot.show_url(s.page("languages"))  # a millisecond; then the voice
+        await s.show(ctx, "languages")  # a millisecond; then the voice
         await ctx.say(s.text("greet"), s.language)
         await ctx.robot.set_eyes(EYES_LISTENING)
 
@@ -371,24 +386,33 @@ class Converse(Behaviour):
                 await self._tablet(ctx, s, f"lang-{named}")  # "français": as if tapped
                 continue
             reply = s.conversation.respond(heard.text, heard.language, heard.confidence)
-            s.statistics.count(s.clock.now(), reply.language, reply.intent or str(reply.kind))
-            await ctx.say(reply.text, reply.language)
-            if reply.tablet:
-                await ctx.robot.show_url(s.page(f"page/{reply.tablet}", reply.language))
-            if reply.desk is not None:
-                await guide(ctx, s, reply)
-            if reply.kind is ReplyKind.HANDOVER:
-                await hand_over(ctx, s, reply)
-            if reply.ends_conversation:
-                s.end_conversation()
+            await self._reply(ctx, s, reply)
+
+    async def _reply(self, ctx: Context, s: Situation, reply: Reply) -> None:
+        s.statistics.count(s.clock.now(), reply.language, reply.intent or str(reply.kind))
+        if reply.tablet:
+            # Shown first: the page carries the caption of the answer as it is spoken.
+            await s.show(ctx, f"page/{reply.tablet}", reply.language)
+        await ctx.say(reply.text, reply.language)
+        if reply.desk is not None:
+            await guide(ctx, s, reply)
+        if reply.kind is ReplyKind.HANDOVER:
+            await hand_over(ctx, s, reply)
+        if reply.ends_conversation:
+            s.end_conversation()
 
     async def _tablet(self, ctx: Context, s: Situation, element: str) -> None:
-        language = element.removeprefix("lang-")
-        if element.startswith("lang-") and language in s.dialogue.kb.languages:
-            assert s.conversation is not None
-            s.conversation.language = language
-            await ctx.robot.show_url(s.page("ask", language))
-            await ctx.say(s.text("language_chosen", language), language)
+        """A tap: ``lang-fr`` (a language), ``topic-passport`` (a topic's button)."""
+        assert s.conversation is not None
+        kind, _, value = element.partition("-")
+        if kind == "lang" and value in s.dialogue.kb.languages:
+            s.conversation.language = value
+            await s.show(ctx, "ask", value)
+            await ctx.say(s.text("language_chosen", value), value)
+        elif kind == "topic" and value in s.dialogue.kb.intents:
+            await self._reply(ctx, s, s.dialogue.answer(value, s.conversation.language))
+        else:
+            log.info("a tap on %r, which means nothing here", element[:40])
 
 
 async def guide(ctx: Context, s: Situation, reply: Reply) -> None:
@@ -399,7 +423,7 @@ async def guide(ctx: Context, s: Situation, reply: Reply) -> None:
     its charger) is said out loud: the route stays on the screen.
     """
     assert reply.desk is not None
-    await ctx.robot.show_url(s.page(f"route/{reply.desk.id}", reply.language))
+    await s.show(ctx, f"route/{reply.desk.id}", reply.language)
     ctx.checkpoint()
     await ctx.say(s.text("guide", reply.language), reply.language)
     step, direction = s.settings.guide_step, reply.desk.direction
@@ -440,6 +464,7 @@ async def hand_over(ctx: Context, s: Situation, reply: Reply) -> None:
     reason = "asked" if reply.intent is not None else "not-understood"
     s.staff.publish(HandoverRequest(s.clock.now(), reply.language, reason, reply.intent))
     s.statistics.count(s.clock.now(), reply.language, "handover")
+    await s.show(ctx, "colleague", reply.language)
     await ctx.say(s.text("handover", reply.language), reply.language)
 
 
@@ -478,7 +503,7 @@ class Idle(Behaviour):
         s: Situation = ctx.situation
         await back_in_place(ctx, s)  # a guide cut short leaves it turned away
         await ctx.robot.set_eyes(EYES_WELCOME)
-        await ctx.robot.show_url(s.page("welcome"))
+        await s.show(ctx, "welcome")
         await ctx.wait_for(asyncio.Event().wait())
 
 

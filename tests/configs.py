@@ -1,7 +1,7 @@
 """A copy of the default ``robot.toml`` that a test process may run without collisions.
 
-Content paths point back into the repository; the MQTT port is free and state files
-(outbox, statistics) live in the test's own folder.
+Content paths point back into the repository; the MQTT and web ports are free and state
+files (outbox, statistics) live in the test's own folder.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ def isolated_config(folder: Path, **replace: str) -> Path:
     values = {
         "dialogue.knowledge_base": f'"{REPO / "content" / "kb"}"',
         "behaviours.texts": f'"{REPO / "content" / "behaviours.toml"}"',
+        "behaviours.tablet_pages": f'"{REPO / "content" / "tablet" / "tablet.toml"}"',
         "mqtt.port": str(free_port()),
         "web.port": str(free_port()),
         **{key.replace("__", "."): value for key, value in replace.items()},
@@ -38,8 +39,12 @@ def isolated_config(folder: Path, **replace: str) -> Path:
         if key and f"{section}.{key[1]}" in values:
             lines[number] = f"{key[1]} = {values[section + '.' + key[1]]}"
             done.add(f"{section}.{key[1]}")
-    missing = set(values) - done
-    assert not missing, f"robot.toml has no {sorted(missing)}"
+    # Keys robot.toml leaves out (commented, defaulted) go right under their section.
+    for wanted in sorted(set(values) - done):
+        section, key_name = wanted.split(".")
+        at = next((n for n, line in enumerate(lines) if line == f"[{section}]"), None)
+        assert at is not None, f"robot.toml has no [{section}]"
+        lines.insert(at + 1, f"{key_name} = {values[wanted]}")
     path = folder / "robot.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

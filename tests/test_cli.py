@@ -108,7 +108,7 @@ def test_with_the_robot_unreachable_healthz_says_so_within_5_s(tmp_path: Path) -
         robot__backend='"naoqi"',
         robot__url=f'"tcp://127.0.0.1:{free_port()}"',  # nothing listens there
         web__port=str(web_port),
-        behaviours__tablet_url='"http://192.0.2.20:8080/tablet"',
+        web__public_url='"http://192.0.2.20:8080"',
     )
     proc = onthaal("run", "--config", str(config))
     try:

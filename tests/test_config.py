@@ -38,6 +38,7 @@ def test_check_config_prints_ok_for_a_valid_file(
         VALID
         + f'\n[dialogue]\nknowledge_base = "{REPO / "content" / "kb"}"\n'
         + f'\n[behaviours]\ntexts = "{REPO / "content" / "behaviours.toml"}"\n'
+        + f'tablet_pages = "{REPO / "content" / "tablet" / "tablet.toml"}"\n'
     )
     assert main(["check-config", str(path)]) == 0
     assert capsys.readouterr().out == "ok\n"
@@ -244,14 +245,22 @@ def test_run_and_sim_refuse_a_bad_config_with_exit_2(
 def test_a_real_robot_with_a_loopback_tablet_address_is_refused_naming_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """#18: on a real Pepper the tablet is another device; loopback there is the tablet."""
     path = tmp_path / "robot.toml"
-    path.write_text(VALID.replace('backend = "sim"', 'backend = "naoqi"'))
+    real = VALID.replace('backend = "sim"', 'backend = "naoqi"')
+    path.write_text(real)  # no [web] public_url: the tablet would get http://127.0.0.1:8080
     assert main(["check-config", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"{path}: behaviours.tablet_url: 'http://127.0.0.1:8080/tablet'" in err
-    assert "separate device" in err
-    path.write_text(
-        VALID.replace('backend = "sim"', 'backend = "naoqi"')
-        + '\n[behaviours]\ntablet_url = "http://192.0.2.10:8080/tablet"\n'
-    )
-    assert load_config(path).behaviours.tablet_url == "http://192.0.2.10:8080/tablet"
+    assert f"{path}: web.public_url (not set, so [web] host and port)" in err
+    assert "'http://127.0.0.1:8080/tablet'" in err and "separate device" in err
+    path.write_text(real + '\n[web]\npublic_url = "http://localhost:8080"\n')
+    assert main(["check-config", str(path)]) == 2
+    assert f"{path}: web.public_url: the tablet would load" in capsys.readouterr().err
+    path.write_text(real + '\n[web]\npublic_url = "not an address"\n')
+    assert main(["check-config", str(path)]) == 2
+    assert "web.public_url: 'not an address' is not an http(s) address" in capsys.readouterr().err
+    path.write_text(real + '\n[web]\nhost = "0.0.0.0"\npublic_url = "http://192.0.2.10:8080/"\n')
+    config = load_config(path)
+    assert config.tablet_address() == "http://192.0.2.10:8080/tablet"
+    # The simulator on one machine: the address follows the web port (--web-port too).
+    assert load_config(REPO / "robot.toml").tablet_address() == "http://127.0.0.1:8080/tablet"

@@ -17,14 +17,17 @@ from typing import Any
 
 import pytest
 
+from hw_sim.brokers import free_port
 from hw_sim.pepper import PepperSettings, Transport
 from robot.hal import (
     LanguageUnavailable,
     MoveBlocked,
     PersonApproached,
     PersonOutOfSight,
+    RobotCommandFailed,
     UtteranceHeard,
 )
+from tests.pages import page_url
 from tests.reception_harness import reception
 from tests.robot_helpers import eventually, next_event, pepper_and_robot
 from tests.test_sim_robot import sim_robot  # noqa: F401 - the fixture
@@ -159,13 +162,13 @@ async def test_an_autonomous_life_reset_mid_conversation_is_repaired(
     transport: Transport,
 ) -> None:
     async with pepper_and_robot(transport) as (clock, sim, robot):
-        await robot.show_url("http://198.18.0.1:8080/tablet/ask?lang=fr")
+        await robot.show_url(page_url("/tablet/ask?lang=fr"))
         await robot.animated_say("Bonjour !", "fr")
         sim.world.push()  # RobotPushed: safeguard, then solitary again after 3 s
         assert sim.state.language == "Dutch" and sim.state.tablet is None, "NAOqi's cleanup"
         await clock.sleep(4)
         await eventually(lambda: sim.state.tablet is not None)
-        assert sim.state.tablet == ("webview", "http://198.18.0.1:8080/tablet/ask?lang=fr")
+        assert sim.state.tablet == ("webview", page_url("/tablet/ask?lang=fr"))
         assert sim.state.asr_language == "French"
         await robot.animated_say("Et voilà.", "fr")
         await robot.say("Merci.", "fr")
@@ -355,3 +358,19 @@ async def test_heard_unsure_the_robot_checks_before_it_answers() -> None:
         await r.tell("ja", "Dutch")
         await r.until(lambda: len(r.said()) > said_before)
         assert r.said()[said_before].startswith("Een paspoort vraagt u aan"), "then the answer"
+
+
+async def test_the_tablet_loads_what_it_is_told_and_refuses_what_does_not_load(
+    transport: Transport,
+) -> None:
+    """#18: showWebview is "False if the url is not found or unreachable" (NAOqi 2.5)."""
+    async with pepper_and_robot(transport) as (_, sim, robot):
+        await robot.show_url(page_url("/tablet/welcome?lang=nl"))
+        assert sim.state.tablet == ("webview", page_url("/tablet/welcome?lang=nl"))
+        closed = f"http://127.0.0.1:{free_port()}/tablet/welcome"
+        for url, reason in ((page_url("/nothing-here"), "404"), (closed, "unreachable")):
+            with pytest.raises(RobotCommandFailed, match="showWebview"):
+                await robot.show_url(url)
+            refused = [e for e in sim.journal.since(0) if e["action"] == "tablet-refused"]
+            assert refused[-1]["url"] == url and reason in refused[-1]["reason"]
+        assert sim.state.tablet == ("webview", page_url("/tablet/welcome?lang=nl")), "kept"

@@ -30,6 +30,7 @@ from robot.hal import (
     UtteranceHeard,
 )
 from tests.conftest import IN_CI
+from tests.pages import page_url
 from tests.robot_helpers import eventually, next_event, pepper_and_robot
 
 TRANSPORTS: list[Transport] = ["libqi", "inprocess"]
@@ -52,8 +53,8 @@ async def test_every_operation_reaches_the_simulated_service_and_the_journal(
         await robot.say("Goedemorgen, welkom in het gemeentehuis.", "nl")
         await robot.animated_say("Bonjour et bienvenue !", "fr")
         assert sim.state.language == "French"
-        await robot.show_url("http://127.0.0.1:8080/tablet/welcome")
-        assert sim.state.tablet == ("webview", "http://127.0.0.1:8080/tablet/welcome")
+        await robot.show_url(page_url("/tablet/welcome"))
+        assert sim.state.tablet == ("webview", page_url("/tablet/welcome"))
         await robot.show_image("http://127.0.0.1:8080/static/route-desk-3.png")
         assert sim.state.tablet == ("image", "http://127.0.0.1:8080/static/route-desk-3.png")
         await robot.show_html("<h1>Loket 3</h1>")
@@ -203,9 +204,9 @@ async def test_injected_service_faults_and_slowness(transport: Transport) -> Non
     async with pepper_and_robot(transport) as (clock, sim, robot):
         sim.world.fail_service("ALTabletService", "tablet crashed")
         with pytest.raises(RobotCommandFailed, match="tablet crashed"):
-            await robot.show_url("http://127.0.0.1/x")
+            await robot.show_url(page_url("/tablet/x"))
         sim.world.clear_faults()
-        await robot.show_url("http://127.0.0.1/x")
+        await robot.show_url(page_url("/tablet/x"))
 
         sim.world.slow_service("ALLeds", 4.0)
         before = clock.monotonic()

@@ -95,7 +95,7 @@ async def core(
         yield local, parts
         return
     config_path = isolated_config(tmp_path)
-    start = WebStart(load_config(config_path), config_path, "human", "info", True, 1.0)
+    start = WebStart(load_config(config_path), config_path, "human", "info", True, 1.0, "")
     ours, theirs = socket.socketpair()
     serving = asyncio.create_task(WebProcess(local, start).serve(ours))
     reader, writer = await asyncio.open_unix_connection(sock=theirs)

@@ -11,8 +11,11 @@ overload other than the first is named in that table (``say_in`` is ``say(ss)``)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import urllib.error
+import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -184,6 +187,23 @@ class ALSpeechRecognition(_Service):
         pass
 
 
+#: Seconds the simulated tablet waits for a page (a real webview gives up after a while).
+PAGE_TIMEOUT = 3.0
+
+
+def fetch_status(url: str) -> int | str:
+    """The HTTP status of ``url`` (redirects followed), or why it could not be reached."""
+    request = urllib.request.Request(url, headers={"User-Agent": "Onthaal simulated tablet"})
+    try:
+        with urllib.request.urlopen(request, timeout=PAGE_TIMEOUT) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"unreachable ({reason})"
+
+
 def _loadable(url: str) -> bool:
     """Whether the tablet's browser can load ``url`` at all (a web or data address)."""
     parts = urlsplit(url)
@@ -199,9 +219,9 @@ class ALTabletService(_Service):
         super().__init__(world)
         self._brightness = 1.0
 
-    def showWebview(self, url: str) -> bool:  # noqa: N802
+    async def showWebview(self, url: str) -> bool:  # noqa: N802
         """ "False if the url is not found or unreachable"."""
-        if not self.loadUrl(url):
+        if not await self.loadUrl(url):
             return False
         return self.show_last()
 
@@ -214,10 +234,20 @@ class ALTabletService(_Service):
         self._record("tablet-show", kind="webview", url=url[:200])
         return True
 
-    def loadUrl(self, url: str) -> bool:  # noqa: N802
+    async def loadUrl(self, url: str) -> bool:  # noqa: N802
+        """Load ``url`` as the tablet's browser would: a web page is fetched over HTTP.
+
+        Not found (any status but 200) or unreachable is False, and journalled with the
+        reason, as NAOqi documents; the fetch runs on a worker thread, off the loop.
+        """
         if not _loadable(url):
-            self._record("tablet-refused", url=url[:200])
+            self._record("tablet-refused", url=url[:200], reason="not a web or data address")
             return False
+        if self._w.settings.tablet_fetches and urlsplit(url).scheme in ("http", "https"):
+            status = await asyncio.to_thread(fetch_status, url)
+            if status != 200:
+                self._record("tablet-refused", url=url[:200], reason=str(status))
+                return False
         self._w.state.loaded_url = url
         return True
 

@@ -67,6 +67,9 @@ class PepperSettings:
     reidentify_rate: float = 0.0
     #: Share of sentences the recogniser does not catch at all (a noisy hall).
     asr_miss_rate: float = 0.0
+    #: Whether the tablet fetches web pages over HTTP (False: only where no web app runs
+    #: at all, e.g. a test of the robot link alone; every address then "loads").
+    tablet_fetches: bool = True
     seed: int = 0
 
 

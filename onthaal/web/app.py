@@ -34,6 +34,7 @@ from beacons.content import Language, LocalizedContent
 from beacons.frames import FrameError, encode_eddystone_url
 from clock import Clock
 from onthaal.config import Config
+from onthaal.dialogue_setup import build_engine, load_tablet_pages
 from onthaal.schedule_cli import BadInput, parse_every
 from onthaal.scheduler_stack import devices as config_devices
 from onthaal.scheduler_stack import url_beacons
@@ -48,6 +49,7 @@ from onthaal.web.security import (
     require_role,
     session_user,
 )
+from onthaal.web.tablet import tablet_router
 from onthaal.web.users import User, Users
 from scheduler.model import (
     Kind,
@@ -73,7 +75,8 @@ class WebServices:
     clock: Clock
     users: Users
     store: Store
-    core: Core  # the running system: a snapshot to read, three things to ask
+    core: Core  # the running system: a snapshot to read, a few things to ask
+    tablet_token: str = ""  # the robot's key to its tablet pages ("": no tablet input)
 
 
 # -- API models ---------------------------------------------------------------------------
@@ -179,7 +182,17 @@ def create_app(services: WebServices) -> FastAPI:
     metrics_text = Metrics(services.store, services.core.snapshot)
     templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
     words = _ui_words(services.config_path)
+    engine = build_engine(config, services.config_path, services.clock)
+    app_tablet = tablet_router(
+        services.core,
+        engine,
+        load_tablet_pages(config, services.config_path, engine.kb),
+        services.tablet_token,
+        list(config.site.languages),
+        config.site.default_language,
+    )
     app = FastAPI(title="Onthaal", version="1", docs_url=None, redoc_url=None)
+    app.include_router(app_tablet)  # the robot's tablet: visitor pages, no staff session
     app.state.services = services
     app.add_middleware(BodyLimit, max_bytes=config.web.max_body)
     app.add_middleware(

@@ -42,6 +42,7 @@ from beacons.tasks import run_together
 from clock import RealClock
 from onthaal.config import Config
 from onthaal.web.core import CoreSnapshot, CoreUnavailable, LocalCore, SimControls
+from robot.hal import TabletTouched, UtteranceHeard
 from scheduler.resolve import Showing
 
 log = logging.getLogger("onthaal.web.bridge")
@@ -91,6 +92,7 @@ class WebStart:
     log_level: str
     simulate: bool
     speed: float | None  # simulated seconds per real second (None: as fast as possible)
+    tablet_token: str  # the robot's key to its tablet pages
 
 
 # -- the core's side ---------------------------------------------------------------------------
@@ -156,6 +158,8 @@ class WebProcess:
             kind, *args = message
             if kind == "changed":
                 self._core.schedule_changed()
+            elif kind == "tablet":
+                self._core.tablet(*args)
             elif kind == "preview":
                 task = asyncio.create_task(self._preview(writer, *args))
                 pending.add(task)
@@ -277,6 +281,10 @@ class RemoteCore:
         """Tell the core (from any thread: a worker thread writes the schedule)."""
         self._loop.call_soon_threadsafe(self._send, ("changed",))
 
+    def tablet(self, event: TabletTouched | UtteranceHeard) -> None:
+        """Send a tap or typed question to the core."""
+        self._send(("tablet", event))
+
     def _send(self, message: tuple[object, ...]) -> None:
         if not self._writer.is_closing():
             self._writer.write(_frame(message))
@@ -344,6 +352,7 @@ async def serve_web_on(sock: socket.socket, *, own_process: bool = True) -> int:
         users=users,
         store=store,
         core=core,
+        tablet_token=start.tablet_token,
     )
     app = create_app(services)
     server = asyncio.create_task(serve(app, config.web.host, config.web.port))

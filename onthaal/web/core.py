@@ -2,10 +2,11 @@
 
 The web app never touches the robot's objects. It reads a :class:`CoreSnapshot` (taken
 on the robot's loop, at a bounded rate, by work that costs the same whatever the web
-app is asked) and asks the core for three things only (:class:`Core`): a preview of
-another moment, "the schedule changed", and, when simulating, the simulated world's
-controls. Everything else the web app needs, the schedule and the staff accounts, it
-reads from the SQLite files with connections of its own.
+app is asked) and asks the core for four things only (:class:`Core`): a preview of
+another moment, "the schedule changed", a tap or typed question from the robot's tablet,
+and, when simulating, the simulated world's controls. Everything else the web app
+needs, the schedule and the staff accounts, it reads from the SQLite files with
+connections of its own.
 
 In production the web app runs in a process of its own (:mod:`onthaal.web.bridge`) and
 the snapshot arrives over a private socket; in one process (the tests, in-memory
@@ -25,6 +26,8 @@ from beacons.ble import BeaconState
 from beacons.signage import DisplayState
 from clock import Clock
 from onthaal.supervisor import ChildHealth
+from robot.behaviour import Caption
+from robot.hal import TabletTouched, UtteranceHeard
 from scheduler.dispatch import DeviceStatus
 from scheduler.resolve import Showing
 
@@ -71,6 +74,7 @@ class RobotState:
     last_seen: datetime | None = None
     battery: int | None = None  # None: not read from a connected robot
     running: tuple[str, ...] = ()
+    caption: Caption | None = None  # what it says, for the tablet's live caption
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,10 @@ class Core(Protocol):
         """The schedule database was written: resolve again (any thread)."""
         ...
 
+    def tablet(self, event: TabletTouched | UtteranceHeard) -> None:
+        """A tap or a typed question on the robot's tablet, for the behaviours."""
+        ...
+
 
 # -- in one process -------------------------------------------------------------------------
 
@@ -147,6 +155,8 @@ class RobotLink:
     connected: Callable[[], bool] = lambda: False
     last_seen: Callable[[], datetime | None] = lambda: None
     present: bool = False
+    caption: Callable[[], Caption | None] = lambda: None
+    tablet: Callable[[TabletTouched | UtteranceHeard], None] = lambda event: None
 
 
 class LocalCore:
@@ -198,6 +208,7 @@ class LocalCore:
                 last_seen=robot.last_seen(),
                 battery=robot.battery() if connected else None,
                 running=tuple(robot.running()),
+                caption=robot.caption(),
             ),
             status=dict(self._dispatcher.status()),
             showing=dict(self._dispatcher.showing_now()),
@@ -221,3 +232,7 @@ class LocalCore:
     def schedule_changed(self) -> None:
         """Wake the dispatcher (on its loop)."""
         self._on_loop(self._dispatcher.wake)
+
+    def tablet(self, event: TabletTouched | UtteranceHeard) -> None:
+        """Hand a tap or typed question to the robot link (on its loop)."""
+        self._on_loop(lambda: self._robot.tablet(event))
