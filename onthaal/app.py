@@ -7,6 +7,7 @@ added here as they come into existence; each becomes one child of the top superv
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -140,14 +141,33 @@ class RobotParts:
         return self.reception.staff
 
 
+# Real seconds the behaviours wait for the web app (the tablet's pages) before starting
+# without it: a robot whose web app cannot start still greets its visitors.
+WEB_WAIT = 15.0
+
+
 def reception_children(
-    config: Config, mode: Mode, clock: Clock, journal: Journal, tablet_token: str
+    config: Config,
+    mode: Mode,
+    clock: Clock,
+    journal: Journal,
+    tablet_token: str,
+    web_up: asyncio.Event,
 ) -> RobotParts:
     """The robot link, the reception behaviours, and the simulated Pepper when simulating.
 
     Also returns where hand-over requests are announced. Raises KnowledgeBaseError or
-    TextsError when the content files are unusable.
+    TextsError when the content files are unusable. The behaviours start once the web
+    app is up (``web_up``; at most :data:`WEB_WAIT`): their first act is a tablet page.
     """
+
+    async def behaviours(reception: Reception) -> None:
+        try:
+            await asyncio.wait_for(web_up.wait(), WEB_WAIT)  # clock-ok: a process starting
+        except TimeoutError:
+            log.warning("the web app is not up after %g s: the tablet shows nothing", WEB_WAIT)
+        await reception.engine.run()
+
     robot_settings = {
         "clock": clock,
         "autonomous_life": config.robot.autonomous_life,
@@ -162,7 +182,7 @@ def reception_children(
         )
         children = [
             ChildSpec("robot-link", robot.run),
-            ChildSpec("behaviours", reception.engine.run),
+            ChildSpec("behaviours", functools.partial(behaviours, reception)),
         ]
         return RobotParts(children, reception, robot)
 
@@ -198,7 +218,7 @@ def reception_children(
     children = [
         ChildSpec("sim-pepper", sim.run),
         ChildSpec("robot-link", simulated_link),
-        ChildSpec("behaviours", reception.engine.run),
+        ChildSpec("behaviours", functools.partial(behaviours, reception)),
     ]
     return RobotParts(children, reception, robot, sim)
 
@@ -348,10 +368,12 @@ class WebParts:
         beacons: BleBeacons | None,
         robot: RobotParts,
         tablet_token: str,
+        ready: asyncio.Event,
     ) -> None:
-        """Wire the web app to every part it shows or changes."""
+        """Wire the web app to every part it shows or changes (``ready``: it listens)."""
         self._config = config
         self._tablet_token = tablet_token
+        self.ready = ready
         self._mode = mode
         self._clock = clock
         self._supervisor: Supervisor | None = None
@@ -419,7 +441,7 @@ class WebParts:
                 speed=speed,
                 tablet_token=self._tablet_token,
             )
-            return ChildSpec("web", WebProcess(self.core, start).run)
+            return ChildSpec("web", WebProcess(self.core, start, self.ready).run)
         services = WebServices(
             config=self._config,
             config_path=self._mode.config_path,
@@ -430,7 +452,12 @@ class WebParts:
             tablet_token=self._tablet_token,
         )
         app = create_app(services)
-        return ChildSpec("web", lambda: serve_web(app, web.host, web.port))
+
+        async def serve_here() -> None:
+            self.ready.set()  # uvicorn binds within this loop's next few steps
+            await serve_web(app, web.host, web.port)
+
+        return ChildSpec("web", serve_here)
 
 
 @dataclass
@@ -468,7 +495,8 @@ def build_system(config: Config, mode: Mode, clock: Clock, journal: Journal) -> 
     """
     # The robot's key to its tablet pages, new at every start (see onthaal/web/tablet.py).
     tablet_token = secrets.token_urlsafe(18)
-    robot = reception_children(config, mode, clock, journal, tablet_token)
+    web_up = asyncio.Event()
+    robot = reception_children(config, mode, clock, journal, tablet_token, web_up)
     load_tablet_pages(config, mode.config_path, robot.reception.situation.dialogue.kb)
     signage = signage_children(config, mode, clock, journal, robot.staff)
     ble = ble_children(config, mode, clock, journal)
@@ -476,7 +504,7 @@ def build_system(config: Config, mode: Mode, clock: Clock, journal: Journal) -> 
         config, mode, clock, signage.signage, ble.driver, ble.ready
     )
     web = WebParts(
-        config, mode, clock, dispatcher, signage.signage, ble.driver, robot, tablet_token
+        config, mode, clock, dispatcher, signage.signage, ble.driver, robot, tablet_token, web_up
     )
     children = [
         *signage.children,

@@ -8,12 +8,15 @@ import random
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
+from playwright.async_api import Browser, async_playwright
 
 from clock import VirtualClock
+from tests.system_deps import require
 
 # Property tests explore the same examples on every run: a failure is reproducible, and
 # a run that passed passes again (new ground is broken by changing the tests, not by luck).
@@ -114,3 +117,24 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"... and {len(worst) - 10} more over {LOOP_REPORT * 1000:.0f} ms"
         )
+
+
+# -- a real browser (Debian's chromium, driven by Playwright) ------------------------------
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Headless chromium (skipped locally without it, a failure under CI=true)."""
+    chromium = require("chromium")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium, args=FLAGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()

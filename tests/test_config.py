@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,32 @@ def test_a_real_robot_with_a_loopback_tablet_address_is_refused_naming_the_key(
     assert config.tablet_address() == "http://192.0.2.10:8080/tablet"
     # The simulator on one machine: the address follows the web port (--web-port too).
     assert load_config(REPO / "robot.toml").tablet_address() == "http://127.0.0.1:8080/tablet"
+
+
+def test_a_broken_tablet_file_is_refused_naming_file_key_and_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#18: the tablet's content is the municipality's data: every problem, by key."""
+    folder = tmp_path / "tablet"
+    shutil.copytree(REPO / "content" / "tablet", folder)
+    pages = folder / "tablet.toml"
+    text = pages.read_text(encoding="utf-8")
+    text = text.replace('topics = ["passport"', 'topics = ["nope", "passport"')
+    text = text.replace('picture = "plans/first-floor.svg"', 'picture = "../../etc/passwd.svg"')
+    text = text.replace('[desks.toiletten]', '[desks.kelder]', 1)
+    pages.write_text(text.replace('send = "Vraag"\n', ""), encoding="utf-8")
+    path = tmp_path / "robot.toml"
+    path.write_text(
+        VALID
+        + f'\n[dialogue]\nknowledge_base = "{REPO / "content" / "kb"}"\n'
+        + f'\n[behaviours]\ntexts = "{REPO / "content" / "behaviours.toml"}"\n'
+        + f'tablet_pages = "{pages}"\n'
+    )
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    where = f"[behaviours] tablet_pages: {pages}"
+    assert f"{where}: topics: 'nope' is not an intent of the knowledge base" in err
+    assert f"{where}: plans.first.picture: '../../etc/passwd.svg' is outside" in err
+    assert f"{where}: desks.kelder: not a desk of the knowledge base" in err
+    assert f"{where}: words.nl: missing send" in err
+    assert "Traceback" not in err

@@ -188,7 +188,7 @@ class ALSpeechRecognition(_Service):
 
 
 #: Seconds the simulated tablet waits for a page (a real webview gives up after a while).
-PAGE_TIMEOUT = 3.0
+PAGE_TIMEOUT = 2.0
 
 
 def fetch_status(url: str) -> int | str:

@@ -95,6 +95,8 @@ class RunResult:
     wall_seconds: float = 0.0
     stalls: int = 0  # replies that took longer than REAL_LIMIT real seconds
     errors: list[str] = field(default_factory=list)  # staff actions or faults that failed
+    pages_shown: int = 0  # web pages the robot's tablet was told to show and loaded
+    pages_refused: list[dict[str, Any]] = field(default_factory=list)  # ... that did not load
     interrupted_at: datetime | None = None  # simulated time at which the run was stopped
     timezone: str = "UTC"
 
@@ -334,6 +336,11 @@ class ScenarioRun:
                     "attempts": d.attempts,
                 }
                 for d in system.web.store.deliveries()
+            ]
+            self.result.pages_shown = len(hw_journal.find("pepper", "tablet-show"))
+            self.result.pages_refused = [
+                {"url": e["url"], "reason": e.get("reason", "")}
+                for e in hw_journal.find("pepper", "tablet-refused")
             ]
         self._judge()
         self.result.wall_seconds = time.perf_counter() - started
@@ -728,6 +735,18 @@ class ScenarioRun:
             self.result.expectations.append(
                 {"name": expectation.name, "held": held, "detail": detail}
             )
+        refused = self.result.pages_refused
+        self.result.expectations.append(
+            {
+                "name": "every page the robot showed loaded",
+                "held": not refused,
+                "detail": (
+                    f"{len(refused)} did not, e.g. {refused[0]['url']} ({refused[0]['reason']})"
+                    if refused
+                    else f"{self.result.pages_shown} pages shown"
+                ),
+            }
+        )
         if self.result.errors:
             self.result.expectations.append(
                 {

@@ -101,10 +101,16 @@ class WebStart:
 class WebProcess:
     """Runs the web app in a child process and answers it (a supervised child)."""
 
-    def __init__(self, core: LocalCore, start: WebStart) -> None:
-        """Serve ``core`` to a web process started with ``start``."""
+    def __init__(
+        self, core: LocalCore, start: WebStart, ready: asyncio.Event | None = None
+    ) -> None:
+        """Serve ``core`` to a web process started with ``start``.
+
+        ``ready`` is set once the web app listens (the robot's tablet needs it).
+        """
         self._core = core
         self._start = start
+        self.ready = ready or asyncio.Event()
         self._previews = asyncio.Semaphore(PREVIEWS_AT_ONCE)
         self.pid: int | None = None
 
@@ -156,7 +162,9 @@ class WebProcess:
         pending: set[asyncio.Task[None]] = set()
         while (message := await _receive(reader)) is not None:
             kind, *args = message
-            if kind == "changed":
+            if kind == "listening":
+                self.ready.set()
+            elif kind == "changed":
                 self._core.schedule_changed()
             elif kind == "tablet":
                 self._core.tablet(*args)
@@ -285,6 +293,10 @@ class RemoteCore:
         """Send a tap or typed question to the core."""
         self._send(("tablet", event))
 
+    def listening(self) -> None:
+        """Tell the core the web app accepts connections."""
+        self._send(("listening",))
+
     def _send(self, message: tuple[object, ...]) -> None:
         if not self._writer.is_closing():
             self._writer.write(_frame(message))
@@ -357,6 +369,8 @@ async def serve_web_on(sock: socket.socket, *, own_process: bool = True) -> int:
     app = create_app(services)
     server = asyncio.create_task(serve(app, config.web.host, config.web.port))
     try:
+        await _until_listening(config.web.host, config.web.port, server)
+        core.listening()
         await asyncio.wait({listening, server}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         server.cancel()
@@ -369,6 +383,20 @@ async def serve_web_on(sock: socket.socket, *, own_process: bool = True) -> int:
         users.close()
         writer.close()
     return 0
+
+
+async def _until_listening(host: str, port: int, server: asyncio.Task[None]) -> None:
+    """Return once ``host:port`` accepts a connection (or the server ended)."""
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+    while not server.done():
+        try:
+            _, probe = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.02)  # clock-ok: uvicorn binds in real time
+            continue
+        probe.close()
+        return
 
 
 def main(argv: list[str]) -> int:

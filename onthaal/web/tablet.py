@@ -172,6 +172,7 @@ def tablet_router(
             link=found.link,
             qr=qr_svg(found.link) if found.link else None,
             desk=found.desk if found.desk in content.desks else None,
+            desk_name=kb.desks[found.desk].name[language] if found.desk in kb.desks else "",
         )
 
     @router.get("/route/{desk}", response_class=HTMLResponse)
@@ -241,14 +242,22 @@ def tablet_router(
     # -- what comes back from the tablet --------------------------------------------------
 
     async def tablet_key(
-        request: Request, x_tablet_key: Annotated[str | None, Header(max_length=64)] = None
+        x_tablet_key: Annotated[str | None, Header(max_length=64)] = None,
     ) -> None:
         if not key or x_tablet_key is None or not hmac.compare_digest(x_tablet_key, key):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "not the robot's tablet")
+
+    async def limited(request: Request) -> None:
         limit.check(request.client.host if request.client else "?")
 
-    @router.get("/caption")
-    async def caption(_: Annotated[None, Depends(tablet_key)]) -> JSONResponse:
+    # (As route dependencies: an annotation naming a local function cannot be resolved.)
+    # The caption is read twice a second and costs nothing; taps and questions reach
+    # the robot, so they are limited.
+    keyed = [Depends(tablet_key)]
+    keyed_and_limited = [Depends(tablet_key), Depends(limited)]
+
+    @router.get("/caption", dependencies=keyed)
+    async def caption() -> JSONResponse:
         said = core.snapshot().robot.caption
         body = (
             {"number": said.number, "text": said.text, "lang": said.language,
@@ -258,8 +267,8 @@ def tablet_router(
         )  # fmt: skip
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
-    @router.post("/tap", status_code=status.HTTP_202_ACCEPTED)
-    async def tap(_: Annotated[None, Depends(tablet_key)], data: TapIn) -> dict[str, str]:
+    @router.post("/tap", status_code=status.HTTP_202_ACCEPTED, dependencies=keyed_and_limited)
+    async def tap(data: TapIn) -> dict[str, str]:
         kind, _sep, value = data.element.partition("-")
         known = (kind == "lang" and value in languages) or (kind == "topic" and value in kb.intents)
         if not known:
@@ -270,8 +279,8 @@ def tablet_router(
         core.tablet(TabletTouched(element=data.element))
         return {"status": "tapped"}
 
-    @router.post("/question", status_code=status.HTTP_202_ACCEPTED)
-    async def question(_: Annotated[None, Depends(tablet_key)], data: QuestionIn) -> dict[str, str]:
+    @router.post("/question", status_code=status.HTTP_202_ACCEPTED, dependencies=keyed_and_limited)
+    async def question(data: QuestionIn) -> dict[str, str]:
         if data.lang not in languages:
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
