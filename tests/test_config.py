@@ -277,7 +277,7 @@ def test_a_broken_tablet_file_is_refused_naming_file_key_and_reason(
     text = pages.read_text(encoding="utf-8")
     text = text.replace('topics = ["passport"', 'topics = ["nope", "passport"')
     text = text.replace('picture = "plans/first-floor.svg"', 'picture = "../../etc/passwd.svg"')
-    text = text.replace('[desks.toiletten]', '[desks.kelder]', 1)
+    text = text.replace("[desks.toiletten]", "[desks.kelder]", 1)
     pages.write_text(text.replace('send = "Vraag"\n', ""), encoding="utf-8")
     path = tmp_path / "robot.toml"
     path.write_text(

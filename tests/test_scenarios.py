@@ -208,6 +208,21 @@ def test_a_second_run_with_a_config_elsewhere_starts_from_an_empty_state(
         shutil.rmtree(REPO / state, ignore_errors=True)
 
 
+def test_a_page_the_robot_shows_that_does_not_load_fails_the_run(tmp_path: Path) -> None:
+    """#18: the tablet is told to show pages that do not exist: the run says so, exit 1."""
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL)
+    config = isolated_config(tmp_path)
+    port = load_config(config).web.port
+    wrong = f'"http://127.0.0.1:{port}/no-such-tablet"'  # the web app, but no such pages
+    config = isolated_config(tmp_path, behaviours__tablet_url=wrong, web__port=str(port))
+    done = sim(config, scenario)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "expectation failed: every page the robot showed loaded" in done.stderr
+    assert "FAIL every page the robot showed loaded" in done.stdout
+    assert "/no-such-tablet/welcome" in done.stdout and "(404)" in done.stdout
+
+
 def test_a_failing_expectation_exits_1_and_names_itself(tmp_path: Path) -> None:
     scenario = tmp_path / "wrong.toml"
     scenario.write_text(SMALL.replace('content = "loket-3"', 'content = "kerstmarkt"'))
