@@ -3,7 +3,8 @@
 :meth:`DialogueEngine.understand` is stateless: text in, (intent, confidence, language)
 out. A :class:`Conversation` adds what a visitor expects from a person at the desk: it
 asks back when two topics are equally likely, keeps the topic for a follow-up ("and on
-Saturday?"), hands over to a colleague after two misunderstandings in a row or when
+Saturday?"), offers its tablet after two misunderstandings in a row, hands over to a colleague
+after three or when
 asked, and forgets everything when the visitor leaves. It keeps no transcript.
 """
 
@@ -24,8 +25,10 @@ from dialogue.normalize import LanguageData, Tokens, fold, language_data, tokeni
 THRESHOLD = 0.5
 #: When the runner-up is this close to the best, ask which one the visitor meant.
 CLARIFY_MARGIN = 0.04
+#: Misunderstandings in a row after which the robot offers its tablet (type or tap).
+FAILURES_BEFORE_TABLET = 2
 #: Misunderstandings in a row before a colleague is called.
-FAILURES_BEFORE_HANDOVER = 2
+FAILURES_BEFORE_HANDOVER = 3
 #: A recogniser's confidence under which the robot checks before it answers (#17).
 CHECK_BELOW = 0.6
 
@@ -63,6 +66,7 @@ class Reply:
     tablet: str | None = None
     ends_conversation: bool = False
     options: tuple[str, ...] = ()  # the intents offered when asking back
+    offer_tablet: bool = False  # show the "ask" page: type the question or tap a topic
 
 
 class DialogueEngine:
@@ -302,6 +306,14 @@ class Conversation:
 
     def _misunderstood(self, understood: Understanding) -> Reply:
         self.failures += 1
+        if self.failures == FAILURES_BEFORE_TABLET:
+            return Reply(
+                ReplyKind.NO_MATCH,
+                self.engine.phrase("type_it", self.language),
+                self.language,
+                confidence=understood.confidence,
+                offer_tablet=True,
+            )
         if self.failures >= FAILURES_BEFORE_HANDOVER:
             self.failures = 0
             return Reply(

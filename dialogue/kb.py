@@ -33,6 +33,7 @@ CALENDAR_VARIABLES = frozenset({"day_hours", "next_open"})
 
 REQUIRED_PHRASES = (
     "no_match",
+    "type_it",
     "clarify",
     "check",
     "handover",

@@ -394,6 +394,8 @@ class Converse(Behaviour):
             # Shown first: the page carries the caption of the answer as it is spoken.
             await s.show(ctx, f"page/{reply.tablet}", reply.language)
         await ctx.say(reply.text, reply.language)
+        if reply.offer_tablet:  # heard badly twice: type it, or tap a topic
+            await s.show(ctx, "ask", reply.language)
         if reply.desk is not None:
             await guide(ctx, s, reply)
         if reply.kind is ReplyKind.HANDOVER:

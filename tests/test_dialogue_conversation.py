@@ -1,4 +1,4 @@
-"""A conversation: follow-ups keep the topic, two misunderstandings call a colleague."""
+"""A conversation: follow-ups keep the topic; misunderstood, the tablet, then a colleague."""
 
 from __future__ import annotations
 
@@ -43,14 +43,19 @@ async def test_a_day_alone_without_a_topic_is_not_understood(engine: DialogueEng
     assert reply.kind is ReplyKind.NO_MATCH
 
 
-async def test_two_misunderstandings_in_a_row_hand_over_to_staff(engine: DialogueEngine) -> None:
+async def test_the_tablet_after_two_misunderstandings_a_colleague_after_three(
+    engine: DialogueEngine,
+) -> None:
     talk = engine.conversation("en")
     first = talk.respond("Who won the Tour de France last year?")
-    assert first.kind is ReplyKind.NO_MATCH
+    assert first.kind is ReplyKind.NO_MATCH and not first.offer_tablet
     assert first.text.startswith("Sorry")
     second = talk.respond("What's the capital of Australia?")
-    assert second.kind is ReplyKind.HANDOVER
-    assert "colleague" in second.text
+    assert second.kind is ReplyKind.NO_MATCH and second.offer_tablet
+    assert "type your question on my screen" in second.text
+    third = talk.respond("How tall is the Eiffel tower?")
+    assert third.kind is ReplyKind.HANDOVER
+    assert "colleague" in third.text
 
 
 async def test_a_success_in_between_resets_the_count(engine: DialogueEngine) -> None:

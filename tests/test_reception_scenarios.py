@@ -54,13 +54,17 @@ async def test_a_french_visitor_picks_french_on_the_tablet_and_is_answered_in_fr
         assert answer["language"] == "French"
 
 
-async def test_two_failed_questions_lead_to_a_handover_notification() -> None:
+async def test_failed_questions_offer_the_tablet_then_call_a_colleague() -> None:
     async with reception(OPEN) as r:
         await r.sim.world.walk_in(9, step=1.0)
         await r.until_said("welkom")
         await r.tell("Wie heeft de Ronde van Vlaanderen gewonnen?", "Dutch")
         await r.until_said("niet goed begrepen")
         await r.tell("Wat is de hoofdstad van Australië?", "Dutch")
+        await r.until_said("op mijn scherm typen")
+        await r.until(lambda: "/tablet/ask?lang=nl" in (r.sim.state.tablet or ("", ""))[1])
+        assert not r.handovers
+        await r.tell("Hoe hoog is de Eiffeltoren?", "Dutch")
         await r.until_said("collega")
         await r.until(lambda: bool(r.handovers))
         [request] = r.handovers
