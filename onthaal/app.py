@@ -373,6 +373,7 @@ class WebParts:
         """Wire the web app to every part it shows or changes (``ready``: it listens)."""
         self._config = config
         self._tablet_token = tablet_token
+        self.tablet_token = tablet_token  # the robot's key to its tablet pages
         self.ready = ready
         self._mode = mode
         self._clock = clock
@@ -482,6 +483,8 @@ def pepper_settings(config: Config) -> PepperSettings:
         languages=tuple(config.sim.robot_languages),
         preferred_language=config.sim.preferred_language,
         reidentify_rate=config.sim.reidentify_rate,
+        asr_miss_rate=config.sim.asr_miss_rate,
+        asr_confusion_rate=config.sim.asr_confusion_rate,
         seed=config.sim.seed,
     )
 

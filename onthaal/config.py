@@ -196,6 +196,20 @@ class SimConfig(Section):
         description="Chance that the simulated Pepper loses a visitor in front of it and "
         "finds them again under a new id.",
     )
+    asr_miss_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of sentences the simulated recogniser does not catch at all "
+        "(a noisy hall).",
+    )
+    asr_confusion_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of sentences in which the simulated recogniser spots another, "
+        "similar phrase of its vocabulary instead, unsure.",
+    )
 
     @model_validator(mode="after")
     def _preferred_installed(self) -> Self:

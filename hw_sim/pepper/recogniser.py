@@ -18,6 +18,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from rapidfuzz import fuzz, process
+
 GARBAGE = "<...>"
 
 
@@ -51,13 +53,24 @@ def spot(text: str, phrases: Sequence[str], limit: int = 3) -> list[str]:
     return found
 
 
+def confusable(phrase: str, vocabulary: Sequence[str]) -> str | None:
+    """The other vocabulary phrase most like ``phrase`` in writing (a stand-in for sound)."""
+    others = [p for p in vocabulary if fold(p) != fold(phrase) and fold(p)]
+    if not others:
+        return None
+    best = process.extractOne(fold(phrase), [fold(p) for p in others], scorer=fuzz.ratio)
+    return others[best[2]] if best is not None else None
+
+
 class Recogniser:
     """The simulated engine: what ``WordRecognized`` carries for a sentence heard."""
 
-    def __init__(self, seed: int, miss_rate: float = 0.0) -> None:
-        """Seeded confidences; ``miss_rate``: share of sentences the hall's noise swallows."""
+    def __init__(self, seed: int, miss_rate: float = 0.0, confusion_rate: float = 0.0) -> None:
+        """Seeded confidences; ``miss_rate``: share of sentences the hall's noise swallows;
+        ``confusion_rate``: share heard as another phrase of the vocabulary."""
         self._random = random.Random(seed)
         self.miss_rate = miss_rate
+        self.confusion_rate = confusion_rate
 
     def hear(
         self,
@@ -79,6 +92,13 @@ class Recogniser:
             return []
         # Another language than the engine's: at best a chance likeness, weakly.
         high, low = (0.9, 0.55) if spoken_in == listening_in else (0.4, 0.2)
+        if self.confusion_rate and self._random.random() < self.confusion_rate:
+            # A misrecognition: the phrase of the vocabulary that sounds most alike, and
+            # the engine is unsure of it (what a real one does with a similar word).
+            alike = confusable(found[0], vocabulary)
+            if alike is not None:
+                found = [alike]
+                high, low = min(high, 0.58), min(low, 0.3)
         value: list[str | float] = []
         for rank, phrase in enumerate(found):
             confidence = round(self._random.uniform(low, high) * (0.85**rank), 3)

@@ -67,6 +67,8 @@ class PepperSettings:
     reidentify_rate: float = 0.0
     #: Share of sentences the recogniser does not catch at all (a noisy hall).
     asr_miss_rate: float = 0.0
+    #: Share of sentences heard as another, similar phrase of the vocabulary (unsure).
+    asr_confusion_rate: float = 0.0
     #: Whether the tablet fetches web pages over HTTP (False: only where no web app runs
     #: at all, e.g. a test of the robot link alone; every address then "loads").
     tablet_fetches: bool = True
@@ -129,7 +131,9 @@ class PepperWorld:
         self._dropping: dict[int, Timer] = {}  # person id -> JustLeft
         self._reidentify: dict[int, Timer] = {}  # visitor -> pending re-identification
         self._focused_for: int | None = None  # whom the robot's own dialog is talking to
-        self.recogniser = Recogniser(self.settings.seed, self.settings.asr_miss_rate)
+        self.recogniser = Recogniser(
+            self.settings.seed, self.settings.asr_miss_rate, self.settings.asr_confusion_rate
+        )
         self._saying: str | None = None  # the sentence being spoken (the robot hears it too)
         self.memory: dict[str, Any] = {}
         self.services: dict[str, object] = {}

@@ -20,6 +20,8 @@ import secrets
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +54,9 @@ FAULT_LIMIT = 30.0  # real seconds injecting or recovering one fault may take
 STUCK_LIMIT = 60.0  # real seconds beyond the paced time an advance may take
 #: What a simulated visitor answers to the robot's check question, per language.
 YES = {"nl": "ja", "fr": "oui", "en": "yes", "de": "ja"}
+NO = {"nl": "nee", "fr": "non", "en": "no", "de": "nein"}
+#: Check questions a visitor answers per question ("no" and asking again, at most once).
+CHECKS_PER_QUESTION = 2
 READY_POLL = 0.05  # seconds, real and simulated, between looks at the waking building
 OBSTACLE_METRES = 0.45  # a robot-blocked fault: something this far ahead of the robot
 PUSH_SECONDS = 4.0  # a robot-pushed fault: the safeguard lasts 3 s, then Life resets
@@ -493,23 +498,39 @@ class ScenarioRun:
             await self._until_quiet(clock, system)
         language = LANGUAGE_NAMES[visit.language]
         if greeted and visit.language != self.config.site.default_language:
+            # A tap on the tablet's language button, as the page sends it (over HTTP).
             replied = _FirstSpeech(hw)
-            world.tap_tablet(f"lang-{visit.language}")
+            await self._tap(system, f"lang-{visit.language}")
             await self._until_quiet(clock, system, replied)
+
+        async def say(text: str) -> None:
+            replied = _FirstSpeech(hw)
+            world.hear(text, language)
+            await self._until_quiet(clock, system, replied)
+
         answered = []
         for question in visit.questions:
             before = len(events.events)
-            replied = _FirstSpeech(hw)
-            world.hear(question.text, language)
-            await self._until_quiet(clock, system, replied)
-            conversation = system.robot.reception.situation.conversation
-            if conversation is not None and len(conversation.options) == 1:
-                # Heard unsure, the robot checks ("Bedoelt u …?"): the visitor says yes.
+            await say(question.text)
+            for _ in range(CHECKS_PER_QUESTION):
+                conversation = system.robot.reception.situation.conversation
+                if conversation is None or len(conversation.options) != 1:
+                    break
+                # Heard unsure, the robot checks ("Bedoelt u …?"): yes if that is what
+                # the visitor meant; if not, no, and the question once more.
                 before = len(events.events)
-                replied = _FirstSpeech(hw)
-                world.hear(YES[visit.language], language)
-                await self._until_quiet(clock, system, replied)
+                if conversation.options[0] == question.intent:
+                    await say(YES[visit.language])
+                    break
+                await say(NO[visit.language])
+                before = len(events.events)
+                await say(question.text)
             new = events.events[before:]
+            if new and new[0] == "no_match" and question.intent is not None:
+                # "Sorry, I did not understand": a visitor says it once more.
+                before = len(events.events)
+                await say(question.text)
+                new = events.events[before:]
             answered.append(new[0] if new else "silent")
         if visit.goodbye:
             replied = _FirstSpeech(hw)
@@ -540,6 +561,27 @@ class ScenarioRun:
             handover=handover,
             waited=round(waited),
         )
+
+    async def _tap(self, system: System, element: str) -> None:
+        """Tap ``element`` on the robot's tablet page: ``POST /tablet/tap`` with its key."""
+        url = self.config.tablet_address() + "/tap"
+        body = json.dumps({"element": element}).encode()
+        headers = {"Content-Type": "application/json", "X-Tablet-Key": system.web.tablet_token}
+
+        def post() -> int:
+            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    return int(answer.status)
+            except urllib.error.HTTPError as exc:
+                return exc.code
+            except OSError as exc:
+                log.warning("the tablet tap %s did not reach Onthaal: %s", element, exc)
+                return 0
+
+        status = await asyncio.to_thread(post)  # a worker thread: time waits for it
+        if status != 202:
+            self.result.errors.append(f"a tap on {element} on the tablet got {status}")
 
     async def _until_quiet(
         self, clock: VirtualClock, system: System, reply: _FirstSpeech | None = None
