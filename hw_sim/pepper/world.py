@@ -69,6 +69,10 @@ class PepperSettings:
     asr_miss_rate: float = 0.0
     #: Share of sentences heard as another, similar phrase of the vocabulary (unsure).
     asr_confusion_rate: float = 0.0
+    #: Simulated seconds from the end of a sentence to ``WordRecognized`` (the engine
+    #: waits for the silence that ends an utterance, then decodes; an assumption, NAOqi
+    #: documents no figure).
+    recognition_delay: float = 0.3
     #: Whether the tablet fetches web pages over HTTP (False: only where no web app runs
     #: at all, e.g. a test of the robot link alone; every address then "loads").
     tablet_fetches: bool = True
@@ -540,7 +544,11 @@ class PepperWorld:
             text, language, s.asr_language, s.asr_vocabulary, s.asr_word_spotting, s.asr_hypotheses
         )
         self.journal.record(DEVICE, "recognised", of=by, phrases=[str(p) for p in value[::2]])
-        self.raise_event("WordRecognized", value)
+        delay = self.settings.recognition_delay
+        if delay > 0:
+            self.clock.call_later(delay, lambda: self.raise_event("WordRecognized", value))
+        else:
+            self.raise_event("WordRecognized", value)
 
     def tap_tablet(self, element: str) -> None:
         """A visitor taps element ``element`` on the tablet page."""
