@@ -13,7 +13,7 @@ import logging
 import random
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,7 @@ from onthaal.web.core import LocalCore, ReceptionCounts, RobotLink, SimControls
 from onthaal.web.tablet_content import TabletContentError
 from onthaal.web.users_stack import open_users
 from robot.hal import BatteryState
+from robot.hearing import PocketSphinx, StreamHearing
 from robot.naoqi import NaoqiRobot
 from robot.reception import TextsError
 from robot.staff import HandoverRequest, StaffNotifier
@@ -168,8 +169,14 @@ def reception_children(
             log.warning("the web app is not up after %g s: the tablet shows nothing", WEB_WAIT)
         await reception.engine.run()
 
+    def stream_hearing(vocabulary: Mapping[str, Sequence[str]]) -> StreamHearing:
+        base = mode.config_path.parent
+        models = {lang: base / folder for lang, folder in config.robot.stream_models.items()}
+        return StreamHearing(PocketSphinx({k: list(v) for k, v in vocabulary.items()}, models))
+
     robot_settings = {
         "clock": clock,
+        "hearing": stream_hearing if config.robot.listening == "stream" else None,
         "autonomous_life": config.robot.autonomous_life,
         "take_focus": config.robot.take_focus,
         "zone_limits": config.robot.zone_limits,

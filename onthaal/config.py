@@ -144,6 +144,17 @@ class RobotConfig(Section):
         default=None,
         description="ALEngagementZones first and second limit in metres (unset: the robot's).",
     )
+    listening: Literal["naoqi", "stream"] = Field(
+        default="naoqi",
+        description="How the robot hears: 'naoqi' (its recogniser spots the knowledge "
+        "base's phrases) or 'stream' (the front microphone through ALAudioDevice, voice "
+        "activity and PocketSphinx on this machine; libqi only).",
+    )
+    stream_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="For listening = 'stream': a PocketSphinx model folder per language "
+        "(e.g. nl = '/opt/models/nl'); English uses the bundled model.",
+    )
     call_timeout: float = Field(
         default=10.0, gt=0, description="Seconds a robot call may take before it fails."
     )

@@ -66,6 +66,7 @@ from robot.hal import (
     TabletTouched,
     UtteranceHeard,
 )
+from robot.hearing import FRONT, RATE, StreamHearing
 from robot.qi_bridge import QiCallError, Traffic, threadsafe_callback, to_asyncio
 
 log = logging.getLogger("onthaal.robot.naoqi")
@@ -118,6 +119,7 @@ SERVICES = (
     "ALSpeechRecognition",
     "ALPeoplePerception",
     "ALEngagementZones",
+    "ALAudioDevice",
 )
 
 #: Extractors compute only while subscribed; Autonomous Life runs them only in solitary.
@@ -126,6 +128,8 @@ EXTRACTORS = ("ALPeoplePerception", "ALEngagementZones")
 MOVE_FAILED_WAIT = 0.2
 #: The name Onthaal subscribes extractors under.
 SUBSCRIBER = "Onthaal"
+#: The service Onthaal hosts for ALAudioDevice's audio (``listening = "stream"``).
+HEARING_SERVICE = "OnthaalHearing"
 
 # Messages libqi uses when the other end is gone (as opposed to a refusal by the robot).
 _LINK_ERRORS = ("not connected", "Service removed", "Session closed", "Connect error")
@@ -153,6 +157,26 @@ class _Link:
     life_state: str = ""
     move_failure: str | None = None
     move_failed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _microphone_sink(loop: asyncio.AbstractEventLoop, hearing: StreamHearing) -> object:
+    """The service ALAudioDevice delivers the front microphone to (``processRemote``).
+
+    Typed as NAOqi calls it, the buffer as raw bytes (``qi.Buffer``: libqi would pass
+    an untyped ``bytes`` on as text).
+    """
+    import qi
+
+    class MicrophoneSink:
+        @qi.bind(qi.Void, [qi.Int32, qi.Int32, qi.Dynamic, qi.Buffer])  # type: ignore[untyped-decorator]
+        def processRemote(  # noqa: N802 - NAOqi's name for it
+            self, channels: int, samples: int, stamp: Any, buffer: bytearray
+        ) -> None:
+            """On a libqi thread: hand the audio to the loop (nothing is kept here)."""
+            with contextlib.suppress(RuntimeError):  # the loop may be closed at exit
+                loop.call_soon_threadsafe(hearing.feed, bytes(buffer))
+
+    return MicrophoneSink()
 
 
 class _Stream:
@@ -204,6 +228,7 @@ class NaoqiRobot:
         zone_limits: tuple[float, float] | None = None,
         vocabulary: Mapping[str, Sequence[str]] | None = None,
         confidence_floor: float = 0.3,
+        hearing: Callable[[Mapping[str, Sequence[str]]], StreamHearing] | None = None,
         call_timeout: float = 10.0,
         reconnect_initial: float = 0.2,
         reconnect_max: float = 10.0,
@@ -222,7 +247,9 @@ class NaoqiRobot:
         ``zone_limits`` sets ALEngagementZones' first and second limit in metres;
         ``vocabulary``: per Onthaal language, the phrases the recogniser spots (word
         spotting; without it the robot does not listen); recognitions below
-        ``confidence_floor`` are dropped;
+        ``confidence_floor`` are dropped; ``hearing`` (the ``stream`` way) builds, from
+        the vocabulary, what hears the front microphone's audio instead of NAOqi's
+        recogniser (:mod:`robot.hearing`);
         ``call_timeout`` bounds each call in real seconds.
         """
         self._url_source = url
@@ -233,6 +260,8 @@ class NaoqiRobot:
         self._zone_limits = zone_limits
         self._vocabulary = {k: list(v) for k, v in (vocabulary or {}).items()}
         self._floor = confidence_floor
+        self._hearing_factory = hearing
+        self._hearing: StreamHearing | None = None
         self._call_timeout = call_timeout
         self._reconnect = wait_exponential(multiplier=reconnect_initial, max=reconnect_max)
         self._event_buffer = event_buffer
@@ -267,6 +296,15 @@ class NaoqiRobot:
     def listen_for(self, vocabulary: Mapping[str, Sequence[str]]) -> None:
         """Set the phrases to spot per language; applied at the next connection."""
         self._vocabulary = {k: list(v) for k, v in vocabulary.items()}
+        if self._hearing_factory is not None:
+            self._hearing = self._hearing_factory(self._vocabulary)
+            self._hearing.heard = self._heard_in_stream
+
+    def _heard_in_stream(self, text: str, language: str, confidence: float) -> None:
+        if text and confidence < self._floor:
+            return
+        self.last_seen = self._clock.now()
+        self._emit(UtteranceHeard(text, language, confidence))  # type: ignore[arg-type]
 
     @property
     def known_battery(self) -> BatteryState | None:
@@ -337,7 +375,9 @@ class NaoqiRobot:
                 # Connecting may itself change Life's state or focus (setState, stopFocus),
                 # whose events came before the link was there to repair their resets.
                 self._life_changed(self._link, KEY_FOCUS, "")
-                reason = await self._link.lost
+                # Shielded: cancelling the link's task must not mark the link lost, or
+                # closing would skip the polite unsubscribes (extractors, microphone).
+                reason = await asyncio.shield(self._link.lost)
                 log.warning("robot link lost: %s", reason, extra={"url": self._url})
                 await self._teardown(release=False)
         finally:
@@ -540,6 +580,9 @@ class NaoqiRobot:
 
     async def _start_listening(self, link: _Link) -> None:
         """Feed the recogniser its vocabulary, then subscribe: it writes WordRecognized."""
+        if self._hearing is not None:
+            await self._start_stream(link, self._hearing)
+            return
         if not self._vocabulary:
             return
         asr = link.proxies["ALSpeechRecognition"]
@@ -553,9 +596,30 @@ class NaoqiRobot:
         await self._await(asr.pause(False, _async=True))
         self._asr_language = NAOQI_LANGUAGE[code]
 
+    async def _start_stream(self, link: _Link, hearing: StreamHearing) -> None:
+        """Host ``processRemote`` and take the front microphone from ALAudioDevice.
+
+        As ``naoqi_driver`` does: a service of our own on the robot's session, 16 kHz
+        from the front microphone, delivered to it while subscribed.
+        """
+        if not hasattr(link.session, "registerService"):
+            raise RobotError("listening = 'stream' needs libqi (a session that hosts services)")
+        loop = asyncio.get_running_loop()
+        sink = _microphone_sink(loop, hearing)
+        await asyncio.to_thread(link.session.registerService, HEARING_SERVICE, sink)
+        audio = link.proxies["ALAudioDevice"]
+        await self._await(audio.setClientPreferences(HEARING_SERVICE, RATE, FRONT, 0, _async=True))
+        await self._await(audio.subscribe(HEARING_SERVICE, _async=True))
+        hearing.pause(False)
+
     async def _listen_in(self, name: str) -> None:
         """Switch the recogniser to ``name`` and its vocabulary (paused meanwhile)."""
         code = _FROM_NAOQI_LANGUAGE[name]
+        if self._hearing is not None:
+            self._hearing.pause(True)
+            self._hearing.language = code
+            self._asr_language = name
+            return
         await self._call("ALSpeechRecognition", "pause", True)
         await self._call("ALSpeechRecognition", "setLanguage", name)
         if self._vocabulary:
@@ -623,6 +687,13 @@ class NaoqiRobot:
         if self._reapplying is not None:
             self._reapplying.cancel()
             self._reapplying = None
+        if self._hearing is not None:
+            self._hearing.pause(True)
+        if release and not link.lost.done() and self._hearing is not None:
+            with contextlib.suppress(Exception):  # gone already: nothing to release
+                await self._await(
+                    link.proxies["ALAudioDevice"].unsubscribe(HEARING_SERVICE, _async=True)
+                )
         if release and not link.lost.done():
             for extractor in (*EXTRACTORS, *(("ALSpeechRecognition",) if self._vocabulary else ())):
                 with contextlib.suppress(Exception):
@@ -673,6 +744,8 @@ class NaoqiRobot:
             name = NAOQI_LANGUAGE[language]
             if self._asr_language != name:
                 await self._listen_in(name)  # leaves the recogniser paused
+            elif self._hearing is not None:
+                self._hearing.pause(True)  # not its own voice
             elif self._vocabulary:
                 await self._call("ALSpeechRecognition", "pause", True)  # not its own voice
             # Speech takes time: allow a generous 1 s per 8 characters on top of the usual.
@@ -696,6 +769,9 @@ class NaoqiRobot:
 
     async def _resume_listening(self) -> None:
         """Listen again after the robot spoke (nothing to do without a vocabulary)."""
+        if self._hearing is not None:
+            self._hearing.pause(False)
+            return
         if self._vocabulary and self.connected:
             with contextlib.suppress(RobotError):
                 await self._call("ALSpeechRecognition", "pause", False)

@@ -15,6 +15,7 @@ import pytest
 SYSTEM_PROGRAMS = {
     "mosquitto": ("mosquitto", "/usr/sbin/mosquitto"),
     "chromium": ("chromium", "/usr/bin/chromium"),
+    "espeak-ng": ("espeak-ng", "/usr/bin/espeak-ng"),  # the simulator's visitors' voices
 }
 
 

@@ -198,6 +198,11 @@ async def test_closing_the_robot_leaves_no_subscribers_in_almemory(transport: Tr
         assert "EngagementZones/PersonEnteredZone1" in sim.world.subscribed_keys()
         await robot.close()
         await eventually(lambda: sim.world.subscribed_keys() == [])
+        # and the extractors are released by name (a cancelled link once skipped this)
+        released = [
+            e["service"] for e in sim.journal.find("pepper", "extractor") if e["on"] is False
+        ]
+        assert sorted(released) == ["ALEngagementZones", "ALPeoplePerception"]
 
 
 async def test_injected_service_faults_and_slowness(transport: Transport) -> None:

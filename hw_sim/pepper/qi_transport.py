@@ -78,7 +78,18 @@ class QiHost:
         for name, service in self._world.services.items():
             session.registerService(name, _export(self._world, self._loop, name, service))
         self._session = session
+        self._world.audio_client = self._audio_client
         log.info("simulated Pepper listening", extra={"url": self.url})
+
+    def _audio_client(self, name: str) -> Callable[..., object]:
+        """``processRemote`` of the client service ``name`` (blocking: a worker thread)."""
+        assert self._session is not None
+        client = self._session.service(name)
+
+        def deliver(channels: int, samples: int, stamp: list[int], pcm: bytes) -> object:
+            return client.processRemote(channels, samples, stamp, pcm)
+
+        return deliver
 
 
 def _signal_factory(loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[bool], None]], Signal]:

@@ -19,7 +19,14 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
-from hw_sim.pepper.world import DEVICE, SAFETY_DISTANCE, PepperWorld, Subscriber, speech_seconds
+from hw_sim.pepper.world import (
+    AUDIO_RATE,
+    DEVICE,
+    SAFETY_DISTANCE,
+    PepperWorld,
+    Subscriber,
+    speech_seconds,
+)
 
 POSTURES = ["Stand", "StandInit", "StandZero", "Crouch"]
 LIFE_STATES = ["disabled", "solitary", "interactive", "safeguard"]
@@ -769,7 +776,33 @@ class ALTouch(_Service):
 
 
 class ALAudioDevice(_Service):
-    """The loudspeakers' volume."""
+    """The loudspeakers' volume, and the microphones for remote clients.
+
+    A client names itself, sets its preferences (16 kHz from one microphone: what the
+    simulator's synthesised visitors give) and subscribes; the robot then calls that
+    client's own ``processRemote(nbOfChannels, nbOfSamplesByChannel, timeStamp, buffer)``
+    with the audio (``audio/alaudiodevice-api.html``, "remote" processing).
+    """
+
+    def setClientPreferences(  # noqa: N802
+        self, name: str, rate: int, channels: int, deinterleaved: int
+    ) -> None:
+        if rate != AUDIO_RATE or channels not in (1, 2, 3, 4):
+            raise RuntimeError(
+                "ALAudioDevice::setClientPreferences: the simulated robot gives 16000 Hz "
+                "from one microphone (channels 1 to 4)"
+            )
+        self._w.state.audio_clients[name] = (rate, channels)
+
+    def subscribe(self, name: str) -> None:
+        if name not in self._w.state.audio_clients:
+            raise RuntimeError(f"ALAudioDevice::subscribe: {name} set no preferences")
+        self._w.state.audio_subscribers.add(name)
+        self._record("audio-subscribe", client=name)
+
+    def unsubscribe(self, name: str) -> None:
+        self._w.state.audio_subscribers.discard(name)
+        self._record("audio-unsubscribe", client=name)
 
     def __init__(self, world: PepperWorld) -> None:
         super().__init__(world)

@@ -219,6 +219,9 @@ _TABLE: dict[str, list[tuple[str, ...]]] = {
         ("getOutputVolume", "", "i"),
         ("muteAudioOut", "b", "v"),
         ("isAudioOutMuted", "", "b"),
+        ("setClientPreferences", "siii", "v"),
+        ("subscribe", "s", "v"),
+        ("unsubscribe", "s", "v"),
     ],
     "ALRecharge": [
         ("goToStation", "", "i"),

@@ -18,10 +18,15 @@ the hatch open and stop short of an obstacle.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import inspect
+import io
 import logging
 import random
+import shutil
+import subprocess
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -79,6 +84,40 @@ class PepperSettings:
     seed: int = 0
 
 
+#: The microphones' audio for ALAudioDevice's remote clients: 16 kHz, one channel.
+AUDIO_RATE = 16000
+AUDIO_CHUNK = 2720  # samples per processRemote call (170 ms)
+#: espeak-ng's voice for each NAOqi language.
+ESPEAK_VOICES = {"Dutch": "nl", "French": "fr-fr", "English": "en-us", "German": "de"}
+
+
+def synthesise(text: str, language: str) -> bytes | None:
+    """``text`` spoken by espeak-ng, as 16 kHz 16-bit mono PCM (None without espeak-ng)."""
+    program = shutil.which("espeak-ng")
+    if program is None:
+        return None
+    voice = ESPEAK_VOICES.get(language, "en-us")
+    done = subprocess.run(
+        [program, "-v", voice, "-s", "140", "--stdout", text],
+        capture_output=True,
+        check=True,
+        timeout=20,
+    )
+    with wave.open(io.BytesIO(done.stdout)) as sound:
+        rate = sound.getframerate()
+        source = array.array("h", sound.readframes(sound.getnframes()))
+    # Linear resampling to 16 kHz (espeak-ng speaks at 22,050 Hz).
+    count = int(len(source) * AUDIO_RATE / rate)
+    out = array.array("h", bytes(2 * count))
+    last = len(source) - 1
+    for i in range(count):
+        x = i * rate / AUDIO_RATE
+        j = int(x)
+        a, b = source[j], source[min(j + 1, last)]
+        out[i] = int(a + (b - a) * (x - j))
+    return out.tobytes()
+
+
 #: What the Launchpad focuses when someone comes close in solitary (NAOqi's own dialog).
 DEFAULT_DIALOG = "run_dialog_dev"
 #: Metres the robot keeps from an obstacle in front of it before it stops a move.
@@ -114,6 +153,9 @@ class PepperState:
     asr_word_spotting: bool = False
     asr_paused: bool = False
     asr_subscribers: set[str] = field(default_factory=set)
+    # ALAudioDevice's remote clients: preferences (rate, channels) and who is subscribed.
+    audio_clients: dict[str, tuple[int, int]] = field(default_factory=dict)
+    audio_subscribers: set[str] = field(default_factory=set)
     asr_hypotheses: int = 1
 
 
@@ -153,6 +195,11 @@ class PepperWorld:
         self.speech_scale = 1.0
         self.events_sent = 0  # ALMemory events emitted to a key that has a subscriber
         self.serving = 0  # service calls being carried out right now
+        #: ``audio_client(name)`` gives a callable ``(channels, samples, stamp, pcm)`` that
+        #: delivers audio to remote client ``name``'s ``processRemote`` (set by the libqi
+        #: transport; None where a client cannot host a service).
+        self.audio_client: Callable[[str], Callable[..., object]] | None = None
+        self._audio_tasks: set[asyncio.Task[None]] = set()
 
     # -- speech --------------------------------------------------------------------------
 
@@ -529,12 +576,47 @@ class PepperWorld:
             # The robot's own dialog owns the recogniser and answers by itself.
             self.journal.record(DEVICE, "default-dialog", event="answered")
             return
+        if self.state.audio_subscribers and self.audio_client is not None:
+            # Someone takes the microphones' audio (Onthaal's stream hearing): they get
+            # the sentence as sound, synthesised, whether NAOqi's recogniser runs or not.
+            task = asyncio.get_running_loop().create_task(self._into_microphones(text, language))
+            self._audio_tasks.add(task)
+            task.add_done_callback(self._audio_tasks.discard)
         if not self._listening():
-            self.journal.record(DEVICE, "unheard", why="the recogniser is not listening")
+            if not self.state.audio_subscribers:
+                self.journal.record(DEVICE, "unheard", why="the recogniser is not listening")
             return
         self._recognise(text, language, by="visitor")
 
-    def _listening(self) -> bool:
+    async def _into_microphones(self, text: str, language: str) -> None:
+        """Play ``text`` into every audio client's ``processRemote``, paced on the clock."""
+        pcm = await asyncio.to_thread(synthesise, text, language)
+        if pcm is None:
+            self.journal.record(DEVICE, "no-audio", why="espeak-ng is not installed")
+            return
+        silence = bytes(2 * int(AUDIO_RATE * 0.3))
+        audio = silence + pcm + bytes(2 * AUDIO_RATE)  # a pause after: the utterance ends
+        self.journal.record(
+            DEVICE, "audio", text=text, seconds=round(len(audio) / 2 / AUDIO_RATE, 2)
+        )
+        chunk = 2 * AUDIO_CHUNK
+        for name in sorted(self.state.audio_subscribers):
+            assert self.audio_client is not None
+            client = await asyncio.to_thread(self.audio_client, name)
+            for start in range(0, len(audio), chunk):
+                if name not in self.state.audio_subscribers:
+                    break
+                piece = audio[start : start + chunk]
+                moment = self.clock.monotonic()
+                stamp = [int(moment), int(moment % 1 * 1_000_000)]
+                self.serving += 1  # on its way to the client: time waits for it
+                try:
+                    await asyncio.to_thread(client, 1, len(piece) // 2, stamp, piece)
+                finally:
+                    self.serving -= 1
+                await self.clock.sleep(AUDIO_CHUNK / AUDIO_RATE)
+
+    def _listening(self) -> bool:  # NAOqi's own recogniser
         s = self.state
         return bool(s.asr_subscribers) and not s.asr_paused and bool(s.asr_vocabulary)
 
