@@ -365,7 +365,9 @@ class Converse(Behaviour):
 
     name = "converse"
     priority = 40
-    resources = frozenset({Resource.VOICE, Resource.TABLET, Resource.ARMS, Resource.WHEELS})
+    resources = frozenset(
+        {Resource.VOICE, Resource.TABLET, Resource.ARMS, Resource.WHEELS, Resource.EYES}
+    )
 
     def wants(self, s: Situation) -> bool:
         return s.engaged is not None and not s.engaged_left and s.conversation is not None
@@ -373,11 +375,15 @@ class Converse(Behaviour):
     async def run(self, ctx: Context) -> None:
         s: Situation = ctx.situation
         while s.conversation is not None:
+            # Turn-taking: blue eyes while it listens, white while it answers (at once,
+            # not faded: a fade is a blocking call that would delay the answer).
+            await ctx.robot.set_eyes(EYES_LISTENING, 0.0)
             s.listening = True
             try:
                 heard = await ctx.wait_for(s.inbox.get())
             finally:
                 s.listening = False
+            await ctx.robot.set_eyes(EYES_WELCOME, 0.0)
             if isinstance(heard, TabletTouched):
                 await self._tablet(ctx, s, heard.element)
                 continue

@@ -91,7 +91,7 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
         VALID + 'colour = "blue"\n',
         [
             "robot.colour: unknown key (allowed: autonomous_life, backend, call_timeout, "
-            "take_focus, url, zone_limits)"
+            "listening, stream_models, take_focus, url, zone_limits)"
         ],
     ),
     (
