@@ -14,7 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
+from onthaal.web.app import create_app
 from tests.web_harness import PASSWORD, Site, running_site
 
 
@@ -369,3 +371,50 @@ async def test_display_event_streams_are_bounded_per_address(site: Site) -> None
         await asyncio.sleep(0.1)  # the streams were closed: room again
         async with http.stream("GET", "/display/hall-info/events") as again:
             assert again.status_code == 200
+
+
+async def test_no_route_lets_staff_end_edit_or_convert_an_emergency(site: Site) -> None:
+    """#19: one rule for API and forms, checked over every changing route the app has."""
+    app = create_app(site.services)
+    changing = sorted(
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+        if method in ("POST", "PUT", "PATCH", "DELETE")
+        and ("{message_id}" in route.path or route.path in ("/messages", "/emergency/stop",
+                                                             "/api/v1/emergency"))
+    )  # fmt: skip
+    assert ("POST", "/messages/{message_id}/delete") in changing, "the form that ended one"
+    assert len(changing) >= 6, changing
+    admin = bearer(site.admin_token)
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        notice = {"content": {"nl": {"title": "Brand", "body": "Verlaat het gebouw."}}}
+        fire = (await http.post("/api/v1/emergency", json=notice, headers=admin)).json()["id"]
+        assert (await login(http, "staff")).status_code == 303
+        csrf = csrf_of(await http.get("/messages/new"))
+        as_info = {"id": fire, "title_nl": "Brand", "target:group:hall": "group:hall",
+                   "starts": "2026-11-24T08:00", "priority": "50", "csrf": csrf,
+                   "existing": fire}  # fmt: skip
+        for method, path in changing:
+            url = path.replace("{message_id}", fire)
+            if path.startswith("/api/"):
+                body = kerst(id=fire, kind="info") if method in ("PUT", "POST") else None
+                answer = await http.request(
+                    method, url, json=body, headers={**bearer(site.staff_token)}
+                )
+            else:
+                answer = await http.request(method, url, data=as_info)
+            if (method, path) in (("POST", "/messages"), ("POST", "/api/v1/emergency")):
+                continue  # creating: the form with an existing id is checked below
+            assert answer.status_code in (403, 409), (method, path, answer.status_code)
+        # The form that saves an edited message, with the emergency's id: refused too.
+        edited = await http.post("/messages", data=as_info)
+        assert edited.status_code == 403, edited.text
+    async with httpx.AsyncClient(base_url=site.url, headers=admin) as http:
+        still = (await http.get("/api/v1/emergency")).json()
+        assert still["active"] and still["notices"][0]["id"] == fire
+        assert still["notices"][0]["kind"] == "emergency"
+        # An admin may end it, but not by turning it into an ordinary message.
+        converted = await http.put(f"/api/v1/messages/{fire}", json=kerst(id=fire))
+        assert converted.status_code == 409 and "end it on the emergency page" in converted.text

@@ -46,6 +46,7 @@ from onthaal.web.security import (
     api_user,
     check_csrf,
     csrf_token,
+    may_change_message,
     require_role,
     session_user,
 )
@@ -226,7 +227,7 @@ def create_app(services: WebServices) -> FastAPI:
 
     def to_message(data: MessageIn, user: User, message_id: str | None = None) -> Message:
         if data.kind is Kind.EMERGENCY:
-            require_role(user, "admin")
+            require_role(user, "admin")  # before anything else is looked at
         recurrence = data.recurrence
         if data.every:
             try:
@@ -414,18 +415,16 @@ def create_app(services: WebServices) -> FastAPI:
     @app.put("/api/v1/messages/{message_id}")
     async def update_message(user: ApiUser, message_id: str, data: MessageIn) -> dict[str, Any]:
         before = _get(services.store, message_id)
-        if before.kind is Kind.EMERGENCY:
-            require_role(user, "admin")
+        may_change_message(user, before, None)
         message = to_message(data, user, message_id)
+        may_change_message(user, before, message)
         now = services.clock.now()
         saved = await off_loop(lambda store: store.update(message, user.name, now))
         return _message_json(saved, tz)
 
     @app.delete("/api/v1/messages/{message_id}", status_code=status.HTTP_204_NO_CONTENT)
     async def delete_message(user: ApiUser, message_id: str) -> Response:
-        message = _get(services.store, message_id)
-        if message.kind is Kind.EMERGENCY:
-            require_role(user, "admin")
+        may_change_message(user, _get(services.store, message_id), None)
         now = services.clock.now()
         await off_loop(lambda store: store.delete(message_id, user.name, now))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -612,7 +611,8 @@ def create_app(services: WebServices) -> FastAPI:
         check_csrf(request, csrf)
         if language in words:
             services.users.set_language(user.name, language)
-        return RedirectResponse(request.headers.get("referer") or "/", status.HTTP_303_SEE_OTHER)
+        # A fixed, local target: a Referer header is the client's to choose.
+        return RedirectResponse("/", status.HTTP_303_SEE_OTHER)
 
     @app.get("/", response_class=HTMLResponse)
     async def dashboard(request: Request, user: StaffUser) -> HTMLResponse:
@@ -673,9 +673,13 @@ def create_app(services: WebServices) -> FastAPI:
         form = dict((await request.form()).items())
         check_csrf(request, str(form.get("csrf", "")))
         existing = str(form.get("existing", "")) or None
+        before = _find(services.store, existing) if existing else None
+        if before is not None:
+            may_change_message(user, before, None)  # 403 before the form is even read
         try:
             data = _message_in(form, config.site.languages, device_ids)
             message = to_message(data, user, existing)
+            may_change_message(user, before, message)
             now = services.clock.now()
             if existing:
                 await off_loop(lambda store: store.update(message, user.name, now))
@@ -719,6 +723,7 @@ def create_app(services: WebServices) -> FastAPI:
         request: Request, user: StaffUser, message_id: str, csrf: Annotated[str, Form()] = ""
     ) -> RedirectResponse:
         check_csrf(request, csrf)
+        may_change_message(user, _get(services.store, message_id), None)
         now = services.clock.now()
         await off_loop(lambda store: store.delete(message_id, user.name, now))
         return RedirectResponse("/messages", status.HTTP_303_SEE_OTHER)
@@ -772,6 +777,13 @@ def _ui_words(config_path: Path) -> dict[str, dict[str, str]]:
         if language != "nl":
             words[language] = {**words["nl"], **table}
     return words
+
+
+def _find(store: Store, message_id: str) -> Message | None:
+    try:
+        return store.get(message_id)
+    except StoreError:
+        return None
 
 
 def _get(store: Store, message_id: str) -> Message:

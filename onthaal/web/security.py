@@ -20,6 +20,7 @@ from fastapi import HTTPException, Request, status
 
 from clock import Clock
 from onthaal.web.users import Role, User, Users
+from scheduler.model import Kind, Message
 
 LOGIN_ATTEMPTS = 5
 CLIENT_ATTEMPTS = 20  # a flood of made-up names from one address
@@ -113,3 +114,25 @@ def require_role(user: User, role: Role) -> None:
     """403 unless ``user`` has ``role`` (admins have every role)."""
     if role == "admin" and not user.is_admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the admin role")
+
+
+def may_change_message(user: User, before: Message | None, after: Message | None) -> None:
+    """The one rule for every route that adds, edits or removes a message (API and forms).
+
+    Emergencies are the admins': raising, editing and ending one needs the admin role
+    (403). And an emergency stays an emergency: nobody turns one into an ordinary
+    message by editing it (409; it is ended on the emergency page), which would take it
+    off every screen without anyone having ended it.
+    """
+    emergency = Kind.EMERGENCY
+    if (before is not None and before.kind is emergency) or (
+        after is not None and after.kind is emergency
+    ):
+        require_role(user, "admin")
+    converted = after is not None and after.kind is not emergency
+    if before is not None and before.kind is emergency and converted:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"{before.id!r} is an emergency: end it on the emergency page, do not "
+            "turn it into another kind of message",
+        )
