@@ -8,6 +8,7 @@ are acknowledged only by the display's own ack of that content id.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,7 +54,14 @@ class Outbox:
     def __init__(self, path: Path | str) -> None:
         """Open (and create or migrate) the outbox at ``path``."""
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # What screens are told is nobody else's to read on the machine: 0600 in a
+            # folder made 0700 (as scheduler.store.private_database does; beacons does
+            # not import the scheduler).
+            file = Path(path)
+            if not file.parent.exists():
+                file.parent.mkdir(mode=0o700, parents=True)
+            if not file.exists():
+                os.close(os.open(file, os.O_CREAT | os.O_WRONLY, 0o600))
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes

@@ -8,6 +8,7 @@ Every change to a message is one transaction that writes the message and an audi
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,24 @@ class DatabaseUnusable(Exception):
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def private_database(path: Path | str) -> None:
+    """Make ``path`` a file only its owner reads (0600), in a folder Onthaal makes 0700.
+
+    Accounts, password hashes, the session key and the schedule are nobody else's on
+    the machine. SQLite gives its ``-wal`` and ``-shm`` files the database's mode.
+    """
+    if str(path) == ":memory:":
+        return
+    file = Path(path)
+    if not file.parent.exists():
+        file.parent.mkdir(mode=0o700, parents=True)
+    if not file.exists():
+        os.close(os.open(file, os.O_CREAT | os.O_WRONLY, 0o600))
+    for part in (file, file.with_name(file.name + "-wal"), file.with_name(file.name + "-shm")):
+        if part.exists() and part.stat().st_mode & 0o077 and part.stat().st_uid == os.getuid():
+            part.chmod(0o600)
 
 
 def check_database_file(path: Path | str) -> None:
@@ -126,8 +145,7 @@ class Store:
         threads, one at a time (the caller serialises).
         """
         check_database_file(path)
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_database(path)
         self._path = str(path)
         self._db = sqlite3.connect(
             str(path), isolation_level=None, timeout=busy_timeout, check_same_thread=not any_thread

@@ -110,13 +110,18 @@ def test_with_the_robot_unreachable_healthz_says_so_within_5_s(tmp_path: Path) -
         web__port=str(web_port),
         web__public_url='"http://192.0.2.20:8080"',
     )
+    token = subprocess.run(
+        [sys.executable, "-m", "onthaal", "users", "token", "probe", "--config", str(config)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    staff = {"Authorization": f"Bearer {token}"}
     proc = onthaal("run", "--config", str(config))
     try:
         started = time.monotonic()
         body: dict[str, object] = {}
         while time.monotonic() - started < 5.0:
             try:
-                answer = httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1)
+                answer = httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1, headers=staff)
             except httpx.HTTPError:
                 time.sleep(0.1)
                 continue
@@ -126,6 +131,9 @@ def test_with_the_robot_unreachable_healthz_says_so_within_5_s(tmp_path: Path) -
             time.sleep(0.1)
         assert body.get("status") == "degraded", body
         assert body["robot"] == {"connected": False, "last_seen": None}
+        # Anonymous: the verdict only (#19), no addresses or errors.
+        anonymous = httpx.get(f"http://127.0.0.1:{web_port}/healthz", timeout=1)
+        assert anonymous.status_code == 503 and anonymous.json() == {"status": "degraded"}
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)

@@ -418,3 +418,50 @@ async def test_no_route_lets_staff_end_edit_or_convert_an_emergency(site: Site) 
         # An admin may end it, but not by turning it into an ordinary message.
         converted = await http.put(f"/api/v1/messages/{fire}", json=kerst(id=fire))
         assert converted.status_code == 409 and "end it on the emergency page" in converted.text
+
+
+async def test_after_logout_a_copied_session_cookie_no_longer_works(site: Site) -> None:
+    """#19: the server ends a session, not only the browser."""
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        assert (await login(http, "staff")).status_code == 303
+        copied = dict(http.cookies)
+        csrf = csrf_of(await http.get("/messages/new"))
+        assert (await http.post("/logout", data={"csrf": csrf})).status_code == 303
+    async with httpx.AsyncClient(base_url=site.url, cookies=copied) as thief:
+        page = await thief.get("/")
+        assert page.status_code == 303 and page.headers["location"] == "/login"
+        assert (await thief.get("/api/v1/messages")).status_code == 401
+    site.services.users.set_password("admin", "a new password, 2026")
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        assert (await login(http, "admin", "a new password, 2026")).status_code == 303
+        assert (await http.get("/")).status_code == 200
+
+
+async def test_the_last_admin_cannot_be_removed_and_data_files_are_private(site: Site) -> None:
+    async with httpx.AsyncClient(base_url=site.url, headers=bearer(site.admin_token)) as http:
+        last = await http.delete("/api/v1/users/admin")
+        assert last.status_code == 409 and "last admin" in last.text
+        assert site.services.users.get("admin") is not None
+    folder = Path(site.services.config_path).parent / "var"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    for name in ("schedule.sqlite", "users.sqlite"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o600, name
+
+
+async def test_every_answer_carries_the_security_headers(site: Site) -> None:
+    """#19: CSP (scripts only from here or with the page's nonce), no framing, nosniff."""
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        for path in ("/login", "/healthz", "/display/hall-info", "/tablet/welcome"):
+            answer = await http.get(path)
+            csp = answer.headers["content-security-policy"]
+            assert "script-src 'self' 'nonce-" in csp and "frame-ancestors 'none'" in csp
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert answer.headers["referrer-policy"] == "same-origin"
+        first, second = (await http.get("/login"), await http.get("/login"))
+        assert first.headers["content-security-policy"] != second.headers["content-security-policy"]
+        page = (await http.get("/display/hall-info")).text
+        nonce = first.headers["content-security-policy"].split("'nonce-")[1].split("'")[0]
+        assert "onchange=" not in page and nonce not in page  # a nonce per answer
+        assert (await http.get("/healthz")).json() == {"status": "ok"}, "details are for staff"
+        detailed = await http.get("/healthz", headers=bearer(site.staff_token))
+        assert "children" in detailed.json()

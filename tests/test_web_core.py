@@ -173,14 +173,24 @@ def _web_children(pid: int) -> list[int]:
     return found
 
 
-def _healthz(port: int, within: float) -> httpx.Response:
+def _healthz(port: int, within: float, token: str = "") -> httpx.Response:
     deadline = time.monotonic() + within
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     while True:
         try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1, headers=headers)
         except httpx.HTTPError:
             assert time.monotonic() < deadline, "the web app did not answer"
             time.sleep(0.1)
+
+
+def _token(tmp_path: Path) -> str:
+    """An API token for the site in ``tmp_path`` (health details are for staff)."""
+    config = tmp_path / "robot.toml"
+    return subprocess.run(
+        [sys.executable, "-m", "onthaal", "users", "token", "probe", "--config", str(config)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
 
 
 def _run(tmp_path: Path, port: int) -> subprocess.Popen[str]:
@@ -199,14 +209,15 @@ def test_onthaal_run_serves_the_web_app_from_its_own_process_and_restarts_it(
 ) -> None:
     port = free_port()
     proc = _run(tmp_path, port)
+    token = _token(tmp_path)
     try:
-        assert _healthz(port, 20).json()["children"]
+        assert _healthz(port, 20, token).json()["children"]
         (web,) = _web_children(proc.pid)
         assert web != proc.pid
         os.kill(web, signal.SIGKILL)  # the web app dies; the robot's side does not
         time.sleep(0.3)
         assert proc.poll() is None
-        answer = _healthz(port, 10)
+        answer = _healthz(port, 10, token)
         assert answer.status_code in (200, 503)
         web_child = next(c for c in answer.json()["children"] if c["name"] == "web")
         assert web_child["restarts"] >= 1

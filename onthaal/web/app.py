@@ -39,6 +39,7 @@ from onthaal.schedule_cli import BadInput, parse_every
 from onthaal.scheduler_stack import devices as config_devices
 from onthaal.scheduler_stack import url_beacons
 from onthaal.web.core import Core, CoreUnavailable, SimControls
+from onthaal.web.headers import SecurityHeaders
 from onthaal.web.limits import BodyLimit, GateFull, HashGate
 from onthaal.web.metrics import Metrics
 from onthaal.web.security import (
@@ -196,6 +197,7 @@ def create_app(services: WebServices) -> FastAPI:
     app.include_router(app_tablet)  # the robot's tablet: visitor pages, no staff session
     app.state.services = services
     app.add_middleware(BodyLimit, max_bytes=config.web.max_body)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         SessionMiddleware,
         secret_key=services.users.secret(),
@@ -263,8 +265,15 @@ def create_app(services: WebServices) -> FastAPI:
 
     # -- open endpoints -------------------------------------------------------------------
 
+    def staff_or_none(request: Request) -> User | None:
+        """Who asks, if anyone is signed in or sends a token (never an error)."""
+        try:
+            return api_user(request, services.users)
+        except HTTPException:
+            return None
+
     @app.get("/healthz")
-    async def healthz() -> JSONResponse:
+    async def healthz(request: Request) -> JSONResponse:
         snapshot = services.core.snapshot()
         children = [h.as_dict() for h in snapshot.health]
         healthy = all(c["state"] == "running" and not c["problem"] for c in children)
@@ -280,6 +289,10 @@ def create_app(services: WebServices) -> FastAPI:
             }
             healthy = healthy and connected
         body["status"] = "ok" if healthy else "degraded"
+        if staff_or_none(request) is None:
+            # Anonymous (a load balancer, a monitor): the verdict only. What failed and
+            # why (addresses, database errors) is for staff.
+            body = {"status": body["status"]}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     @app.get("/metrics")
@@ -524,7 +537,10 @@ def create_app(services: WebServices) -> FastAPI:
     @app.delete("/api/v1/users/{name}", status_code=status.HTTP_204_NO_CONTENT)
     async def remove_user(user: ApiUser, name: str) -> Response:
         require_role(user, "admin")
-        services.users.remove(name)
+        try:
+            services.users.remove(name)
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @app.post("/api/v1/sim/visitor", status_code=status.HTTP_202_ACCEPTED)
@@ -593,11 +609,15 @@ def create_app(services: WebServices) -> FastAPI:
         limiter.succeeded(name, client)
         request.session.clear()
         request.session["user"] = user.name
+        request.session["epoch"] = user.epoch
         return RedirectResponse("/", status.HTTP_303_SEE_OTHER)
 
     @app.post("/logout")
     async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
         check_csrf(request, csrf)
+        user = session_user(request, services.users)
+        if user is not None:
+            services.users.end_sessions(user.name)  # a copied cookie dies with this one
         request.session.clear()
         return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
 

@@ -1,7 +1,8 @@
 """Who is asking: session cookies for staff, bearer tokens for integrators, CSRF, login limits.
 
 - Sessions: Starlette's signed cookie (HttpOnly, SameSite=Lax), holding only the user
-  name and a CSRF token.
+  name, the user's session epoch and a CSRF token. Logout and a new password raise the
+  epoch, so a copied cookie stops working on the server's word, not the browser's.
 - CSRF: every form carries the session's token in a hidden ``csrf`` field; API calls
   authenticated by the cookie send it in ``X-CSRF-Token``. Token-authenticated API
   calls need none (no ambient credentials).
@@ -81,9 +82,12 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 
 
 def session_user(request: Request, users: Users) -> User | None:
-    """The logged-in staff member, if any."""
+    """The logged-in staff member, if any (and if the session was not ended since)."""
     name = request.session.get("user")
-    return users.get(name) if isinstance(name, str) else None
+    user = users.get(name) if isinstance(name, str) else None
+    if user is None or request.session.get("epoch") != user.epoch:
+        return None
+    return user
 
 
 def api_user(request: Request, users: Users) -> User:

@@ -19,7 +19,7 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from scheduler.store import check_database_file
+from scheduler.store import check_database_file, private_database
 
 Role = Literal["staff", "admin"]
 ROLES: tuple[Role, ...] = ("staff", "admin")
@@ -41,6 +41,9 @@ _SCHEMA = (
     );
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # Sessions are signed cookies; this number, in the cookie and here, lets the server
+    # end them (logout, a new password): a cookie of an earlier epoch is no longer valid.
+    "ALTER TABLE users ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
 )
 
 
@@ -55,6 +58,7 @@ class User:
     name: str
     role: Role
     language: str = "nl"
+    epoch: int = 0  # sessions of an earlier epoch are over
 
     @property
     def is_admin(self) -> bool:
@@ -68,8 +72,7 @@ class Users:
     def __init__(self, path: Path | str) -> None:
         """Open (and create) the database at ``path``; refuses a file that is not one."""
         check_database_file(path)
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_database(path)  # password hashes and the session key: 0600
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
@@ -106,25 +109,33 @@ class Users:
         """Change a password."""
         _check(name, password, "staff")
         cursor = self._db.execute(
-            "UPDATE users SET password = ? WHERE name = ?", (self._hasher.hash(password), name)
-        )
+            "UPDATE users SET password = ?, epoch = epoch + 1 WHERE name = ?",
+            (self._hasher.hash(password), name),
+        )  # a new password ends every session of the old one
         if cursor.rowcount == 0:
             raise UserError(f"no user {name!r}")
+
+    def end_sessions(self, name: str) -> None:
+        """End every session of ``name`` (their cookies stop working)."""
+        self._db.execute("UPDATE users SET epoch = epoch + 1 WHERE name = ?", (name,))
 
     def set_language(self, name: str, language: str) -> None:
         """The interface language of a user (nl or en)."""
         self._db.execute("UPDATE users SET language = ? WHERE name = ?", (language, name))
 
     def remove(self, name: str) -> None:
-        """Delete a user."""
+        """Delete a user; never the last admin (nobody could manage users after)."""
+        admins = [n for (n,) in self._db.execute("SELECT name FROM users WHERE role = 'admin'")]
+        if admins == [name]:
+            raise UserError(f"{name!r} is the last admin; make another admin first")
         self._db.execute("DELETE FROM users WHERE name = ?", (name,))
 
     def get(self, name: str) -> User | None:
         """A user by name."""
         row = self._db.execute(
-            "SELECT name, role, language FROM users WHERE name = ?", (name,)
+            "SELECT name, role, language, epoch FROM users WHERE name = ?", (name,)
         ).fetchone()
-        return User(row[0], row[1], row[2]) if row else None
+        return User(row[0], row[1], row[2], row[3]) if row else None
 
     def all(self) -> list[User]:
         """Every user, by name."""
@@ -134,7 +145,7 @@ class Users:
     def check_password(self, name: str, password: str) -> User | None:
         """The user if ``password`` is right, else None (same work either way)."""
         row = self._db.execute(
-            "SELECT password, role, language FROM users WHERE name = ?", (name,)
+            "SELECT password, role, language, epoch FROM users WHERE name = ?", (name,)
         ).fetchone()
         stored = row[0] if row else _DUMMY_HASH
         try:
@@ -147,7 +158,7 @@ class Users:
             self._db.execute(
                 "UPDATE users SET password = ? WHERE name = ?", (self._hasher.hash(password), name)
             )
-        return User(name, row[1], row[2])
+        return User(name, row[1], row[2], row[3])
 
     def create_token(self, label: str, role: Role, at: datetime) -> str:
         """A new API token for an integration; returned once, stored hashed."""
