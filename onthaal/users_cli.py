@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import timedelta
 
 from clock import RealClock
 from onthaal.config import Config
@@ -34,7 +35,23 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     token = sub.add_parser("token", parents=[common], help="create an API token (shown once)")
     token.add_argument("label", help="what the token is for, e.g. 'city-app'")
     token.add_argument("--role", choices=["staff", "admin"], default="staff")
+    token.add_argument(
+        "--days", type=_days, metavar="N", help="the token stops working after N days"
+    )
+    sub.add_parser("tokens", parents=[common], help="list API tokens (ids, never the tokens)")
+    revoke = sub.add_parser("revoke", parents=[common], help="revoke an API token by its id")
+    revoke.add_argument("id", help="the id 'onthaal users tokens' shows")
     sub.add_parser("list", parents=[common], help="list accounts")
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError("days must be between 1 and 3650")
+    return days
 
 
 def _password(from_stdin: bool) -> str:
@@ -57,8 +74,19 @@ def run_users_command(args: argparse.Namespace, config: Config, config_path: obj
             users.set_password(args.name, _password(args.password_stdin))
             print(f"password of {args.name} changed")
         elif args.users_command == "token":
-            print(users.create_token(args.label, args.role, RealClock().now()))
+            now = RealClock().now()
+            expires = now + timedelta(days=args.days) if args.days else None
+            print(users.create_token(args.label, args.role, now, expires))
             print("keep it safe: it is not shown again", file=sys.stderr)
+        elif args.users_command == "tokens":
+            for info in users.tokens():
+                until = info.expires or "never expires"
+                print(f"{info.id}  {info.label:<20} {info.role:<6} {info.created}  {until}")
+        elif args.users_command == "revoke":
+            if not users.revoke_token(args.id):
+                print(f"no token with id {args.id!r} (see 'onthaal users tokens')", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            print(f"token {args.id} revoked")
         else:
             for user in users.all():
                 print(f"{user.name:<20} {user.role:<6} {user.language}")

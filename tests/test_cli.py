@@ -139,3 +139,23 @@ def test_with_the_robot_unreachable_healthz_says_so_within_5_s(tmp_path: Path) -
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "cannot reach robot" in err
+
+
+def test_api_tokens_are_listed_and_revoked_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#19: `users tokens` shows ids (never secrets), `users revoke ID` ends one."""
+    config = str(isolated_config(tmp_path))
+    assert main(["users", "token", "city-app", "--days", "30", "--config", config]) == 0
+    secret = capsys.readouterr().out.strip()
+    assert main(["users", "tokens", "--config", config]) == 0
+    listed = capsys.readouterr().out
+    assert "city-app" in listed and secret not in listed
+    token_id = listed.split()[0]
+    assert main(["users", "revoke", token_id, "--config", config]) == 0
+    assert main(["users", "revoke", token_id, "--config", config]) == 2
+    assert "no token with id" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse: usage and the reason, exit 2
+        main(["users", "token", "x", "--days", "0", "--config", config])
+    assert refused.value.code == 2
+    assert "days must be between 1 and 3650" in capsys.readouterr().err

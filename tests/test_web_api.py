@@ -17,7 +17,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from onthaal.web.app import create_app
-from tests.web_harness import PASSWORD, Site, running_site
+from tests.web_harness import PASSWORD, T0, Site, running_site
 
 
 @pytest.fixture
@@ -465,3 +465,26 @@ async def test_every_answer_carries_the_security_headers(site: Site) -> None:
         assert (await http.get("/healthz")).json() == {"status": "ok"}, "details are for staff"
         detailed = await http.get("/healthz", headers=bearer(site.staff_token))
         assert "children" in detailed.json()
+
+
+async def test_tokens_are_listed_revoked_and_expire(site: Site) -> None:
+    """#19: an API token can be seen (never its secret), revoked, and given an end."""
+    admin = bearer(site.admin_token)
+    async with httpx.AsyncClient(base_url=site.url, headers=admin) as http:
+        made = await http.post("/api/v1/tokens", json={"label": "city-app", "days": 30})
+        assert made.status_code == 201
+        secret = made.json()["token"]
+        listed = (await http.get("/api/v1/tokens")).json()
+        app_token = next(t for t in listed if t["label"] == "city-app")
+        assert app_token["expires"] is not None and secret not in str(listed)
+        assert (await http.get("/api/v1/devices", headers=bearer(secret))).status_code == 200
+        assert (await http.delete(f"/api/v1/tokens/{app_token['id']}")).status_code == 204
+        assert (await http.get("/api/v1/devices", headers=bearer(secret))).status_code == 401
+        assert (await http.delete("/api/v1/tokens/000000000000")).status_code == 404
+        odd = await http.post("/api/v1/tokens", json={"label": "x", "days": 0})
+        assert odd.status_code == 422
+        staff = await http.get("/api/v1/tokens", headers=bearer(site.staff_token))
+        assert staff.status_code == 403
+    users = site.services.users
+    old = users.create_token("old", "staff", T0 - timedelta(days=10), T0 - timedelta(days=1))
+    assert users.user_for_token(old, T0) is None, "expired"

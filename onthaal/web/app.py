@@ -17,9 +17,9 @@ import tomllib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -121,6 +121,15 @@ class UserIn(BaseModel):
     language: str = Field(default="nl", pattern="^(nl|en)$")
 
 
+class TokenIn(BaseModel):
+    """A new API token."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(min_length=1, max_length=64)
+    role: Literal["staff", "admin"] = "staff"
+    days: int | None = Field(default=None, ge=1, le=3650, description="expires after N days")
+
+
 class VisitorIn(BaseModel):
     """A simulated visitor walking up to the robot."""
 
@@ -203,7 +212,8 @@ def create_app(services: WebServices) -> FastAPI:
         secret_key=services.users.secret(),
         session_cookie="onthaal_session",
         same_site="lax",
-        https_only=False,  # behind TLS termination set this with a proxy; cookie stays HttpOnly
+        # Secure (sent over https only) when the app is reached over https (public_url).
+        https_only=config.public_address().startswith("https://"),
         max_age=12 * 3600,
     )
     devices = config_devices(config)
@@ -533,6 +543,29 @@ def create_app(services: WebServices) -> FastAPI:
         except ValueError as exc:
             raise _unprocessable([f"user: {exc}"]) from None
         return {"name": added.name, "role": added.role}
+
+    @app.get("/api/v1/tokens")
+    async def list_tokens(user: ApiUser) -> list[dict[str, Any]]:
+        require_role(user, "admin")
+        return [vars(info) for info in services.users.tokens()]
+
+    @app.post("/api/v1/tokens", status_code=status.HTTP_201_CREATED)
+    async def add_token(user: ApiUser, data: TokenIn) -> dict[str, str]:
+        require_role(user, "admin")
+        now = services.clock.now()
+        expires = now + timedelta(days=data.days) if data.days else None
+        try:
+            token = services.users.create_token(data.label, data.role, now, expires)
+        except ValueError as exc:
+            raise _unprocessable([f"token: {exc}"]) from None
+        return {"token": token, "note": "shown once: keep it safe"}
+
+    @app.delete("/api/v1/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+    async def revoke_token(user: ApiUser, token_id: str) -> Response:
+        require_role(user, "admin")
+        if not services.users.revoke_token(token_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token with id {token_id!r}")
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @app.delete("/api/v1/users/{name}", status_code=status.HTTP_204_NO_CONTENT)
     async def remove_user(user: ApiUser, name: str) -> Response:

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -44,7 +44,23 @@ _SCHEMA = (
     # Sessions are signed cookies; this number, in the cookie and here, lets the server
     # end them (logout, a new password): a cookie of an earlier epoch is no longer valid.
     "ALTER TABLE users ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
+    "ALTER TABLE tokens ADD COLUMN expires TEXT;",  # ISO instant; NULL: never
 )
+
+
+#: Hex digits of a token's digest that name it in lists and revocations.
+TOKEN_ID = 12
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token as staff see it: never the token itself."""
+
+    id: str
+    label: str
+    role: str
+    created: str
+    expires: str | None
 
 
 class UserError(ValueError):
@@ -160,23 +176,48 @@ class Users:
             )
         return User(name, row[1], row[2], row[3])
 
-    def create_token(self, label: str, role: Role, at: datetime) -> str:
+    def create_token(
+        self, label: str, role: Role, at: datetime, expires: datetime | None = None
+    ) -> str:
         """A new API token for an integration; returned once, stored hashed."""
         if role not in ROLES:
             raise UserError(f"role must be one of {', '.join(ROLES)}")
+        if not label.strip() or len(label) > 64:
+            raise UserError("a token's label is 1 to 64 characters (what it is for)")
+        if expires is not None and expires <= at:
+            raise UserError("a token must expire after it is made")
         token = "onthaal_" + secrets.token_urlsafe(32)
         self._db.execute(
-            "INSERT INTO tokens (digest, label, role, created) VALUES (?, ?, ?, ?)",
-            (_digest(token), label, role, at.isoformat()),
+            "INSERT INTO tokens (digest, label, role, created, expires) VALUES (?, ?, ?, ?, ?)",
+            (_digest(token), label, role, at.isoformat(), expires.isoformat() if expires else None),
         )
         return token
 
-    def user_for_token(self, token: str) -> User | None:
-        """Who a bearer token belongs to."""
+    def tokens(self) -> list[TokenInfo]:
+        """Every API token (never the token itself: only its id, a digest's start)."""
+        rows = self._db.execute(
+            "SELECT digest, label, role, created, expires FROM tokens ORDER BY created"
+        )
+        return [TokenInfo(d[:TOKEN_ID], label, role, c, e) for d, label, role, c, e in rows]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke the token whose id is ``token_id``; whether there was one."""
+        if len(token_id) != TOKEN_ID or not all(c in "0123456789abcdef" for c in token_id):
+            return False
+        cursor = self._db.execute("DELETE FROM tokens WHERE substr(digest, 1, ?) = ?",
+                                  (TOKEN_ID, token_id))  # fmt: skip
+        return cursor.rowcount > 0
+
+    def user_for_token(self, token: str, now: datetime | None = None) -> User | None:
+        """Who a bearer token belongs to (None: unknown, revoked or expired)."""
         row = self._db.execute(
-            "SELECT label, role FROM tokens WHERE digest = ?", (_digest(token),)
+            "SELECT label, role, expires FROM tokens WHERE digest = ?", (_digest(token),)
         ).fetchone()
-        return User(f"token:{row[0]}", row[1], "en") if row else None
+        if row is None:
+            return None
+        if row[2] is not None and datetime.fromisoformat(row[2]) <= (now or datetime.now(UTC)):
+            return None
+        return User(f"token:{row[0]}", row[1], "en")
 
 
 def _digest(token: str) -> str:
