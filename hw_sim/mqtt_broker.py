@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from amqtt.broker import Broker
 from amqtt.contexts import BrokerConfig, ListenerConfig
@@ -32,26 +35,59 @@ def _client_transports(broker: Broker) -> list[asyncio.Transport]:
     return found
 
 
-class EmbeddedBroker:
-    """amqtt listening on ``host:port`` (TCP), anonymous, as an async context manager."""
+@dataclass(frozen=True)
+class BrokerAccess:
+    """Who may connect (a password file) and what each may publish and subscribe to."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
+    password_file: Path
+    publish: dict[str, list[str]]
+    subscribe: dict[str, list[str]]
+
+
+class EmbeddedBroker:
+    """amqtt listening on ``host:port`` (TCP), as an async context manager.
+
+    With ``access``, only its accounts connect and each reaches only its topics (amqtt's
+    file authentication and topic ACL plugins); without, anyone may (tests of the wire).
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 1883, access: BrokerAccess | None = None
+    ) -> None:
         """A broker for ``host:port``; started by :meth:`start` or ``async with``."""
         self.host = host
         self.port = port
+        self._access = access
         self._broker: Broker | None = None
         self.started = asyncio.Event()
+
+    def _plugins(self) -> dict[str, Any]:
+        access = self._access
+        if access is None:
+            return {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+        return {
+            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False},
+            "amqtt.plugins.authentication.FileAuthPlugin": {
+                "password_file": str(access.password_file)
+            },
+            "amqtt.plugins.topic_checking.TopicAccessControlListPlugin": {
+                "publish_acl": access.publish,
+                "acl": access.subscribe,  # amqtt's name for the subscribe list
+            },
+        }
 
     async def start(self) -> None:
         """Start listening."""
         config = BrokerConfig(
             listeners={"default": ListenerConfig(bind=f"{self.host}:{self.port}")},
-            plugins={
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
-            },
+            plugins=self._plugins(),
         )
-        self._broker = Broker(config)
-        await self._broker.start()
+        with warnings.catch_warnings():
+            # amqtt 0.12 reads the subscribe list only under its old name, 'acl', and
+            # warns that the name is old; it has no other.
+            warnings.filterwarnings("ignore", "The 'acl' option", DeprecationWarning)
+            self._broker = Broker(config)
+            await self._broker.start()
         self.started.set()
         log.info("embedded MQTT broker on %s:%d", self.host, self.port)
 

@@ -35,7 +35,7 @@ from onthaal.logs import logging_in_use
 from onthaal.loop_watch import LoopWatch
 from onthaal.reception_stack import Reception, build_reception
 from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT, build_dispatcher, open_store
-from onthaal.signage_stack import broker_settings, build_signage
+from onthaal.signage_stack import broker_settings, build_signage, embedded_access
 from onthaal.supervisor import (
     Backoff,
     ChildHealth,
@@ -253,8 +253,10 @@ def signage_children(
     broker_ready = asyncio.Event()
     broker: EmbeddedBroker | None = None
     screens: SimulatedDisplays | None = None
+    accounts = None
     if config.mqtt.embedded:
-        broker = EmbeddedBroker(config.mqtt.host, config.mqtt.port)
+        access, accounts = embedded_access(config, mode.config_path)
+        broker = EmbeddedBroker(config.mqtt.host, config.mqtt.port, access)
         broker_ready = broker.started
         children.append(ChildSpec("mqtt-broker", broker.run_until_cancelled))
     else:
@@ -277,6 +279,7 @@ def signage_children(
             broker_settings(config, mode.config_path, track),
             clock,
             journal,
+            credentials=accounts.credentials if accounts is not None else None,
         )
         children.append(ChildSpec("sim-displays", after_broker(screens.run)))
 

@@ -394,6 +394,11 @@ class MqttConfig(Section):
         default="var/signage-outbox.sqlite",
         description="SQLite file holding content until displays acknowledge it.",
     )
+    accounts: str = Field(
+        default="var/mqtt-accounts.json",
+        description="With the embedded broker: the accounts of Onthaal and every display "
+        "(generated once, 0600; give each display its own).",
+    )
     ack_timeout: float = Field(
         default=30.0, gt=0, description="Seconds before unacknowledged content is sent again."
     )

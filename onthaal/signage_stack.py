@@ -11,7 +11,9 @@ import aiomqtt
 from beacons.outbox import Outbox
 from beacons.signage import BrokerSettings, Signage
 from clock import Clock
+from hw_sim.mqtt_broker import BrokerAccess
 from onthaal.config import Config
+from onthaal.mqtt_accounts import ONTHAAL, MqttAccounts
 
 
 def broker_settings(
@@ -25,17 +27,37 @@ def broker_settings(
     """
     mqtt = config.mqtt
     ca_file = (config_path.parent / mqtt.tls.ca_file) if mqtt.tls.ca_file else None
+    username = os.environ.get(mqtt.username_env) if mqtt.username_env else None
+    password = os.environ.get(mqtt.password_env) if mqtt.password_env else None
+    if mqtt.embedded and username is None:
+        # The embedded broker admits only its accounts: Onthaal's own (mqtt_accounts).
+        username, password = ONTHAAL, mqtt_accounts(config, config_path).passwords[ONTHAAL]
     return BrokerSettings(
         host=mqtt.host,
         port=mqtt.port,
         tls=mqtt.tls.enabled,
         ca_file=ca_file,
-        username=os.environ.get(mqtt.username_env) if mqtt.username_env else None,
-        password=os.environ.get(mqtt.password_env) if mqtt.password_env else None,
+        username=username,
+        password=password,
         keepalive=mqtt.keepalive,
         timeout=mqtt.timeout,
         on_client=on_client,
     )
+
+
+def mqtt_accounts(config: Config, config_path: Path) -> MqttAccounts:
+    """The embedded broker's accounts (``[mqtt] accounts``), made once."""
+    path = config_path.parent / config.mqtt.accounts
+    return MqttAccounts.load_or_create(path, [d.id for d in config.displays])
+
+
+def embedded_access(config: Config, config_path: Path) -> tuple[BrokerAccess, MqttAccounts]:
+    """Who may use the embedded broker, and for what (a password file beside the accounts)."""
+    accounts = mqtt_accounts(config, config_path)
+    password_file = (config_path.parent / config.mqtt.accounts).with_suffix(".passwd")
+    accounts.write_password_file(password_file)
+    publish, subscribe = accounts.acl(config.site.id, [d.id for d in config.displays])
+    return BrokerAccess(password_file, publish, subscribe), accounts
 
 
 def build_signage(

@@ -10,8 +10,9 @@ twice. It can be switched off and on, made to drop acks, or made slow.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import aiomqtt
 from pydantic import ValidationError
@@ -132,9 +133,17 @@ class SimulatedDisplays:
         broker: BrokerSettings,
         clock: Clock,
         journal: Journal,
+        credentials: Callable[[str], tuple[str, str]] | None = None,
     ) -> None:
-        """One :class:`SimulatedDisplay` per id."""
-        self.screens = {d: SimulatedDisplay(d, site, broker, clock, journal) for d in displays}
+        """One :class:`SimulatedDisplay` per id (``credentials(id)``: its own login)."""
+
+        def login(display: str) -> BrokerSettings:
+            if credentials is None:
+                return broker
+            username, password = credentials(display)
+            return dataclasses.replace(broker, username=username, password=password)
+
+        self.screens = {d: SimulatedDisplay(d, site, login(d), clock, journal) for d in displays}
 
     def __getitem__(self, display: str) -> SimulatedDisplay:
         return self.screens[display]

@@ -1,0 +1,95 @@
+"""Accounts and access rules for the embedded MQTT broker: least privilege by default.
+
+The embedded broker admits no anonymous client. Onthaal itself and every display have
+an account (a random password, generated once and kept 0600 in ``[mqtt] accounts``,
+so a real display keeps its credentials across restarts), and each may touch only its
+own topics:
+
+- ``onthaal`` publishes every display's ``content`` and ``staff/handover``, and
+  subscribes to every display's ``ack`` and ``state``;
+- ``display-<id>`` publishes its own ``ack`` and ``state`` and subscribes to its own
+  ``content``.
+
+So a display cannot read another's content or acknowledge for it, and nobody but
+Onthaal publishes content or hand-over requests. The passwords are random 32-byte
+secrets, so the broker's password file holds them hashed with a cheap Argon2 setting:
+the broker checks a password on the robot's event loop at every connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from beacons.signage_messages import Topics
+
+ONTHAAL = "onthaal"
+# Cheap on purpose (about a millisecond): the secrets are random, not people's passwords.
+_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def display_account(display: str) -> str:
+    """The account name of a display."""
+    return f"display-{display}"
+
+
+@dataclass(frozen=True)
+class MqttAccounts:
+    """Every account of the embedded broker, with its password."""
+
+    passwords: dict[str, str]
+
+    @classmethod
+    def load_or_create(cls, path: Path, displays: Iterable[str]) -> MqttAccounts:
+        """Read ``path`` (0600), adding accounts for new displays; create it if missing."""
+        known: dict[str, str] = {}
+        if path.exists():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+            ):
+                raise ValueError(f"{path}: not an accounts file (name: password pairs)")
+            known = data
+        wanted = [ONTHAAL, *(display_account(d) for d in displays)]
+        changed = not path.exists()
+        for name in wanted:
+            if name not in known:
+                known[name] = secrets.token_urlsafe(32)
+                changed = True
+        if changed:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+                json.dump(known, out, indent=1, sort_keys=True)
+        path.chmod(0o600)
+        return cls(known)
+
+    def credentials(self, display: str) -> tuple[str, str]:
+        """(user name, password) of a display."""
+        name = display_account(display)
+        return name, self.passwords[name]
+
+    def write_password_file(self, path: Path) -> None:
+        """The broker's password file (``name:argon2-hash`` lines), 0600."""
+        descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            for name, password in sorted(self.passwords.items()):
+                out.write(f"{name}:{_HASHER.hash(password)}\n")
+
+    def acl(self, site: str, displays: Iterable[str]) -> tuple[dict[str, list[str]], ...]:
+        """(publish ACL, subscribe ACL) per account, as amqtt's topic plugin reads them."""
+        topics = Topics(site)
+        shown = list(displays)
+        publish = {ONTHAAL: [topics.content("+"), topics.handover()]}
+        subscribe = {ONTHAAL: [topics.ack("+"), topics.state("+")]}
+        for display in shown:
+            name = display_account(display)
+            publish[name] = [topics.ack(display), topics.state(display)]
+            subscribe[name] = [topics.content(display)]
+        return publish, subscribe

@@ -1,0 +1,77 @@
+"""The embedded broker admits only its accounts, each to its own topics (#19).
+
+The same set-up ``onthaal run`` makes (``onthaal.signage_stack.embedded_access``): a
+client without credentials is refused; a display's credentials reach its own content
+only, and cannot acknowledge for another display; only Onthaal publishes content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from hw_sim.mqtt_broker import EmbeddedBroker
+from onthaal.config import load_config
+from onthaal.signage_stack import embedded_access
+from tests.configs import isolated_config
+
+
+async def _received(client: aiomqtt.Client, seconds: float = 0.5) -> list[tuple[str, bytes]]:
+    got: list[tuple[str, bytes]] = []
+
+    async def read() -> None:
+        async for message in client.messages:
+            got.append((str(message.topic), bytes(message.payload)))  # type: ignore[arg-type]
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(seconds)  # clock-ok: a real broker over TCP
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    return got
+
+
+async def test_only_accounts_connect_and_each_reaches_only_its_own_topics(tmp_path: Path) -> None:
+    config_path = isolated_config(tmp_path)
+    config = load_config(config_path)
+    access, accounts = embedded_access(config, config_path)
+    site, (first, second) = config.site.id, [d.id for d in config.displays][:2]
+    root = f"onthaal/{site}/signage"
+    assert (tmp_path / "var" / "mqtt-accounts.json").stat().st_mode & 0o777 == 0o600
+    assert access.password_file.stat().st_mode & 0o777 == 0o600
+    host, port = config.mqtt.host, config.mqtt.port
+    async with EmbeddedBroker(host, port, access):
+        with pytest.raises(aiomqtt.MqttError, match="Not authorized"):
+            async with aiomqtt.Client(host, port, identifier="anonymous"):
+                pass
+        with pytest.raises(aiomqtt.MqttError, match="Not authorized"):
+            async with aiomqtt.Client(host, port, username="onthaal", password="guess"):
+                pass
+        user, password = accounts.credentials(first)
+        async with (
+            aiomqtt.Client(
+                host, port, identifier="o", username="onthaal",
+                password=accounts.passwords["onthaal"],
+            ) as onthaal,
+            aiomqtt.Client(host, port, identifier="d", username=user, password=password) as shown,
+        ):  # fmt: skip
+            await shown.subscribe(f"{root}/{first}/content", qos=1)
+            for forbidden in (f"{root}/{second}/content", "onthaal/#", f"{root}/+/ack"):
+                granted = await shown.subscribe(forbidden, qos=1)
+                assert granted[0].is_failure, forbidden
+            await onthaal.subscribe(f"{root}/+/ack", qos=1)
+            await shown.publish(f"{root}/{second}/ack", b"forged", qos=1)  # dropped
+            await shown.publish(f"{root}/{first}/content", b"fake content", qos=1)  # dropped
+            await shown.publish(f"{root}/{first}/ack", b"mine", qos=1)
+            await onthaal.publish(f"{root}/{first}/content", b"real", qos=1)
+            await onthaal.publish(f"{root}/{second}/content", b"not yours", qos=1)
+            seen_by_display = await _received(shown)
+            seen_by_onthaal = await _received(onthaal)
+    assert seen_by_display == [(f"{root}/{first}/content", b"real")]
+    assert seen_by_onthaal == [(f"{root}/{first}/ack", b"mine")]
+    _, reread = embedded_access(config, config_path)
+    assert reread.passwords == accounts.passwords, "a display keeps its credentials"
