@@ -195,6 +195,7 @@ def create_app(services: WebServices) -> FastAPI:
     words = _ui_words(services.config_path)
     engine = build_engine(config, services.config_path, services.clock)
     app_tablet = tablet_router(
+        services.clock,
         services.core,
         engine,
         load_tablet_pages(config, services.config_path, engine.kb),
@@ -1085,7 +1086,13 @@ async def serve(app: FastAPI, host: str, port: int) -> None:
     """Serve ``app`` until cancelled (a supervised child)."""
     server = _QuietServer(
         uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=2,  # open streams (display pages) do not hold a stop
         )
     )
     task = asyncio.ensure_future(server.serve())
@@ -1094,4 +1101,4 @@ async def serve(app: FastAPI, host: str, port: int) -> None:
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(task, 5)
+            await asyncio.wait_for(task, 3)

@@ -51,7 +51,8 @@ SNAPSHOT_EVERY = 0.2  # seconds (real time) between snapshots the web app may se
 PREVIEW_TIMEOUT = 10.0  # seconds a preview may take before the web app answers 503
 PREVIEWS_AT_ONCE = 2  # previews the core works on at the same time (more wait in the web)
 WEB_NICENESS = 5  # the web process yields the CPU to the robot's when both want it
-STOP_TIMEOUT = 5.0  # seconds the web process gets to finish its requests when stopping
+STOP_TIMEOUT = 3.0  # seconds the web process gets to finish its requests when stopping
+KILL_TIMEOUT = 1.0  # seconds each after SIGTERM, then SIGKILL (within the supervisor's 5 s)
 LARGEST_FRAME = 64 * 1024 * 1024  # a frame larger than this is a bug, not a message
 
 _LENGTH = struct.Struct("!I")
@@ -190,14 +191,16 @@ class WebProcess:
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
     """Give the web process :data:`STOP_TIMEOUT` to end by itself, then make it."""
-    for stop in (None, process.terminate, process.kill):
+    for stop, wait in (
+        (None, STOP_TIMEOUT), (process.terminate, KILL_TIMEOUT), (process.kill, KILL_TIMEOUT)
+    ):  # fmt: skip
         if process.returncode is not None:
             return
         if stop is not None:
             with contextlib.suppress(ProcessLookupError):
                 stop()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+            await asyncio.wait_for(process.wait(), wait)
 
 
 # -- the web process's side ------------------------------------------------------------------

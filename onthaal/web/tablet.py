@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hmac
 import io
-import time
 from collections import deque
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
+from clock import Clock
 from dialogue.engine import DialogueEngine
 from onthaal.web.core import Core
 from onthaal.web.tablet_content import PICTURE_TYPES, TabletContent
@@ -66,13 +66,18 @@ class QuestionIn(BaseModel):
 
 
 class _InputLimit:
-    """At most :data:`INPUTS_PER_WINDOW` inputs per address per :data:`INPUT_WINDOW`."""
+    """At most :data:`INPUTS_PER_WINDOW` inputs per address per :data:`INPUT_WINDOW`.
 
-    def __init__(self) -> None:
+    Counted on the system's clock: a visitor's taps come in the robot's time (simulated
+    time in a rehearsal, where a whole day's taps arrive within a minute).
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._seen: dict[str, deque[float]] = {}
 
     def check(self, address: str) -> None:
-        now = time.monotonic()
+        now = self._clock.now().timestamp()
         seen = self._seen.setdefault(address, deque())
         while seen and now - seen[0] > INPUT_WINDOW:
             seen.popleft()
@@ -99,6 +104,7 @@ def qr_svg(link: str) -> str:
 
 
 def tablet_router(
+    clock: Clock,
     core: Core,
     engine: DialogueEngine,
     content: TabletContent,
@@ -109,7 +115,7 @@ def tablet_router(
     """The routes under ``/tablet`` for the robot with tablet ``key``."""
     router = APIRouter(prefix="/tablet", include_in_schema=False)
     templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
-    limit = _InputLimit()
+    limit = _InputLimit(clock)
     kb = engine.kb
 
     def language_of(lang: str | None) -> str:
