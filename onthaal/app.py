@@ -29,7 +29,7 @@ from hw_sim.mqtt_in_flight import MqttInFlight
 from hw_sim.pepper import PepperSettings, SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
 from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
-from onthaal.config import Config
+from onthaal.config import Config, config_warnings
 from onthaal.dialogue_setup import load_tablet_pages
 from onthaal.logs import logging_in_use
 from onthaal.loop_watch import LoopWatch
@@ -571,6 +571,8 @@ async def serve(config: Config, mode: Mode) -> int:
         if mode.duration is not None
         else None
     )
+    for warning in config_warnings(config):
+        log.warning("config: %s", warning)
     log.info(
         "onthaal starting",
         extra={"site": config.site.id, "mode": "sim" if mode.simulate else "run"},

@@ -16,7 +16,7 @@ from onthaal import __version__
 from onthaal.app import Mode, serve, serve_sim_robot
 from onthaal.beacons_cli import add_parser as add_beacons_parser
 from onthaal.beacons_cli import run_beacons_command
-from onthaal.config import Config, ConfigError, listen_url, load_config
+from onthaal.config import Config, ConfigError, config_warnings, listen_url, load_config
 from onthaal.dialogue_cli import run_dialogue_command
 from onthaal.logs import configure_logging
 from onthaal.ports import port_problems
@@ -210,6 +210,8 @@ def _command(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         if problems:
             return EXIT_BAD_INPUT
+        for warning in config_warnings(config):
+            print(f"{path}: warning: {warning}", file=sys.stderr)
         print("ok")
         return EXIT_OK
     if args.command == "init":

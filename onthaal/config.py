@@ -544,6 +544,11 @@ class WebConfig(Section):
         "e.g. http://192.168.10.5:8080, or https://onthaal.example.be behind a reverse proxy "
         "(default: http://host:port of this section).",
     )
+    allow_plain_http: bool = Field(
+        default=False,
+        description="Serve the staff sign-in over plain HTTP on a network address (only "
+        "on a closed network; otherwise a TLS reverse proxy and an https public_url).",
+    )
     own_process: bool = Field(
         default=True,
         description="Serve the web app from a process of its own, so no request can hold up "
@@ -629,6 +634,15 @@ class Config(Section):
                 parts = urlsplit(url)
                 if parts.scheme not in ("http", "https") or not parts.hostname:
                     raise ValueError(f"{key}: {url!r} is not an http(s) address with a host")
+        public = self.web.public_url or ""
+        on_network = not _is_loopback(self.web.host) and not public.startswith("https://")
+        if on_network and not self.web.allow_plain_http:
+            raise ValueError(
+                f"web.host: {self.web.host!r} serves the staff sign-in (passwords, "
+                "session cookies) over plain HTTP to the network: put a TLS reverse "
+                "proxy in front and set [web] public_url to its https address, or, on "
+                "a closed network only, set [web] allow_plain_http = true"
+            )
         if self.robot.backend == "naoqi":
             address = self.tablet_address()
             if _is_loopback(urlsplit(address).hostname or ""):
@@ -646,6 +660,23 @@ class Config(Section):
                     "address as the robot sees it (and a [web] host it listens on)"
                 )
         return self
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What is allowed but worth a second look (check-config prints it, run logs it)."""
+    found = []
+    if config.mqtt.embedded and not _is_loopback(config.mqtt.host):
+        found.append(
+            f"mqtt.host: the embedded broker listens on {config.mqtt.host!r}, beyond this "
+            "machine: every display needs its own account (see [mqtt] accounts) and the "
+            "traffic is not encrypted; a site broker with TLS is the safer choice"
+        )
+    if config.web.allow_plain_http and not _is_loopback(config.web.host):
+        found.append(
+            f"web.allow_plain_http: staff passwords cross the network unencrypted "
+            f"({config.web.host!r})"
+        )
+    return found
 
 
 def _is_loopback(host: str) -> bool:

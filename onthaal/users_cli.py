@@ -69,14 +69,17 @@ def run_users_command(args: argparse.Namespace, config: Config, config_path: obj
     try:
         if args.users_command == "add":
             user = users.add(args.name, _password(args.password_stdin), args.role, args.language)
+            users.note(f"user-added ({user.role})", "cli", user.name, "cli", RealClock().now())
             print(f"{user.name} ({user.role}) added")
         elif args.users_command == "passwd":
             users.set_password(args.name, _password(args.password_stdin))
+            users.note("password-changed", "cli", args.name, "cli", RealClock().now())
             print(f"password of {args.name} changed")
         elif args.users_command == "token":
             now = RealClock().now()
             expires = now + timedelta(days=args.days) if args.days else None
             print(users.create_token(args.label, args.role, now, expires))
+            users.note(f"token-made ({args.role})", "cli", args.label, "cli", now)
             print("keep it safe: it is not shown again", file=sys.stderr)
         elif args.users_command == "tokens":
             for info in users.tokens():
@@ -86,6 +89,7 @@ def run_users_command(args: argparse.Namespace, config: Config, config_path: obj
             if not users.revoke_token(args.id):
                 print(f"no token with id {args.id!r} (see 'onthaal users tokens')", file=sys.stderr)
                 return EXIT_BAD_INPUT
+            users.note("token-revoked", "cli", args.id, "cli", RealClock().now())
             print(f"token {args.id} revoked")
         else:
             for user in users.all():

@@ -9,6 +9,7 @@ import pytest
 
 from onthaal.cli import main
 from onthaal.config import ConfigError, load_config
+from tests.configs import isolated_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -260,9 +261,16 @@ def test_a_real_robot_with_a_loopback_tablet_address_is_refused_naming_the_key(
     path.write_text(real + '\n[web]\npublic_url = "not an address"\n')
     assert main(["check-config", str(path)]) == 2
     assert "web.public_url: 'not an address' is not an http(s) address" in capsys.readouterr().err
-    path.write_text(real + '\n[web]\nhost = "0.0.0.0"\npublic_url = "http://192.0.2.10:8080/"\n')
+    on_network = '\n[web]\nhost = "0.0.0.0"\npublic_url = "http://192.0.2.10:8080/"\n'
+    path.write_text(real + on_network)  # #19: plain HTTP to the network, not allowed
+    assert main(["check-config", str(path)]) == 2
+    assert "web.host: '0.0.0.0' serves the staff sign-in" in capsys.readouterr().err
+    path.write_text(real + on_network + "allow_plain_http = true\n")  # a closed network
     config = load_config(path)
     assert config.tablet_address() == "http://192.0.2.10:8080/tablet"
+    tls = '\n[web]\nhost = "0.0.0.0"\npublic_url = "https://onthaal.example.be"\n'
+    path.write_text(real + tls)
+    assert load_config(path).tablet_address() == "https://onthaal.example.be/tablet"
     # The simulator on one machine: the address follows the web port (--web-port too).
     assert load_config(REPO / "robot.toml").tablet_address() == "http://127.0.0.1:8080/tablet"
 
@@ -294,3 +302,17 @@ def test_a_broken_tablet_file_is_refused_naming_file_key_and_reason(
     assert f"{where}: desks.kelder: not a desk of the knowledge base" in err
     assert f"{where}: words.nl: missing send" in err
     assert "Traceback" not in err
+
+
+def test_check_config_warns_about_what_is_allowed_but_exposed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#19: an embedded broker on the network, plain HTTP on a closed network: ok, warned."""
+    path = isolated_config(
+        tmp_path, mqtt__host='"0.0.0.0"', web__host='"0.0.0.0"', web__allow_plain_http="true"
+    )
+    assert main(["check-config", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "ok\n"
+    assert f"{path}: warning: mqtt.host: the embedded broker listens on '0.0.0.0'" in captured.err
+    assert f"{path}: warning: web.allow_plain_http" in captured.err

@@ -488,3 +488,32 @@ async def test_tokens_are_listed_revoked_and_expire(site: Site) -> None:
     users = site.services.users
     old = users.create_token("old", "staff", T0 - timedelta(days=10), T0 - timedelta(days=1))
     assert users.user_for_token(old, T0) is None, "expired"
+
+
+async def test_sign_ins_failures_and_account_changes_are_in_the_security_log(site: Site) -> None:
+    """#19: who signed in or failed to, from where, and who changed accounts or tokens."""
+    async with httpx.AsyncClient(base_url=site.url) as http:
+        assert (await login(http, "staff", "not the password")).status_code == 401
+        assert (await login(http, "staff")).status_code == 303
+        csrf = csrf_of(await http.get("/messages/new"))
+        assert (await http.post("/logout", data={"csrf": csrf})).status_code == 303
+    async with httpx.AsyncClient(base_url=site.url, headers=bearer(site.admin_token)) as http:
+        added = await http.post(
+            "/api/v1/users",
+            json={"name": "carla", "password": "long enough, 2026", "role": "staff"},
+        )
+        assert added.status_code == 201
+        made = await http.post("/api/v1/tokens", json={"label": "city-app"})
+        token_id = next(t["id"] for t in (await http.get("/api/v1/tokens")).json()
+                        if t["label"] == "city-app")  # fmt: skip
+        assert (await http.delete(f"/api/v1/tokens/{token_id}")).status_code == 204
+        assert (await http.delete("/api/v1/users/carla")).status_code == 204
+        trail = (await http.get("/api/v1/security-log")).json()
+        staff_view = await http.get("/api/v1/security-log", headers=bearer(site.staff_token))
+    actions = [(e["action"], e["subject"]) for e in reversed(trail)]
+    assert actions[:3] == [("sign-in-failed", "staff"), ("sign-in", "staff"), ("sign-out", "staff")]
+    assert ("user-added (staff)", "carla") in actions and ("user-removed", "carla") in actions
+    assert ("token-made (staff)", "city-app") in actions and ("token-revoked", token_id) in actions
+    assert all(e["client"] for e in trail)
+    assert "not the password" not in str(trail) and made.json()["token"] not in str(trail)
+    assert staff_view.status_code == 403

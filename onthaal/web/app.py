@@ -532,7 +532,7 @@ def create_app(services: WebServices) -> FastAPI:
         ]
 
     @app.post("/api/v1/users", status_code=status.HTTP_201_CREATED)
-    async def add_user(user: ApiUser, data: UserIn) -> dict[str, str]:
+    async def add_user(request: Request, user: ApiUser, data: UserIn) -> dict[str, str]:
         require_role(user, "admin")
         try:
             added = services.users.add(
@@ -543,7 +543,14 @@ def create_app(services: WebServices) -> FastAPI:
             )
         except ValueError as exc:
             raise _unprocessable([f"user: {exc}"]) from None
+        services.users.note(f"user-added ({added.role})", user.name, added.name,
+                            _client(request), services.clock.now())  # fmt: skip
         return {"name": added.name, "role": added.role}
+
+    @app.get("/api/v1/security-log")
+    async def security_log(user: ApiUser, limit: int = Query(200, ge=1, le=1000)) -> Any:
+        require_role(user, "admin")
+        return services.users.security_log(limit)
 
     @app.get("/api/v1/tokens")
     async def list_tokens(user: ApiUser) -> list[dict[str, Any]]:
@@ -551,7 +558,7 @@ def create_app(services: WebServices) -> FastAPI:
         return [vars(info) for info in services.users.tokens()]
 
     @app.post("/api/v1/tokens", status_code=status.HTTP_201_CREATED)
-    async def add_token(user: ApiUser, data: TokenIn) -> dict[str, str]:
+    async def add_token(request: Request, user: ApiUser, data: TokenIn) -> dict[str, str]:
         require_role(user, "admin")
         now = services.clock.now()
         expires = now + timedelta(days=data.days) if data.days else None
@@ -559,22 +566,28 @@ def create_app(services: WebServices) -> FastAPI:
             token = services.users.create_token(data.label, data.role, now, expires)
         except ValueError as exc:
             raise _unprocessable([f"token: {exc}"]) from None
+        services.users.note(f"token-made ({data.role})", user.name, data.label,
+                            _client(request), now)  # fmt: skip
         return {"token": token, "note": "shown once: keep it safe"}
 
     @app.delete("/api/v1/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-    async def revoke_token(user: ApiUser, token_id: str) -> Response:
+    async def revoke_token(request: Request, user: ApiUser, token_id: str) -> Response:
         require_role(user, "admin")
         if not services.users.revoke_token(token_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token with id {token_id!r}")
+        services.users.note("token-revoked", user.name, token_id, _client(request),
+                            services.clock.now())  # fmt: skip
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @app.delete("/api/v1/users/{name}", status_code=status.HTTP_204_NO_CONTENT)
-    async def remove_user(user: ApiUser, name: str) -> Response:
+    async def remove_user(request: Request, user: ApiUser, name: str) -> Response:
         require_role(user, "admin")
         try:
             services.users.remove(name)
         except ValueError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        services.users.note("user-removed", user.name, name, _client(request),
+                            services.clock.now())  # fmt: skip
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @app.post("/api/v1/sim/visitor", status_code=status.HTTP_202_ACCEPTED)
@@ -637,10 +650,12 @@ def create_app(services: WebServices) -> FastAPI:
             return response
         if user is None:
             limiter.failed(name, client)
+            services.users.note("sign-in-failed", name, name, client, services.clock.now())
             response = page(request, "login.html", None, error=t["wrong_login"])
             response.status_code = status.HTTP_401_UNAUTHORIZED
             return response
         limiter.succeeded(name, client)
+        services.users.note("sign-in", user.name, user.name, client, services.clock.now())
         request.session.clear()
         request.session["user"] = user.name
         request.session["epoch"] = user.epoch
@@ -652,6 +667,8 @@ def create_app(services: WebServices) -> FastAPI:
         user = session_user(request, services.users)
         if user is not None:
             services.users.end_sessions(user.name)  # a copied cookie dies with this one
+            services.users.note("sign-out", user.name, user.name, _client(request),
+                                services.clock.now())  # fmt: skip
         request.session.clear()
         return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
 
@@ -831,6 +848,10 @@ def _ui_words(config_path: Path) -> dict[str, dict[str, str]]:
         if language != "nl":
             words[language] = {**words["nl"], **table}
     return words
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
 
 
 def _find(store: Store, message_id: str) -> Message | None:

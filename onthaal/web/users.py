@@ -9,6 +9,7 @@ schedules messages; ``admin`` also manages users and raises emergencies.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from scheduler.store import check_database_file, private_database
+
+log = logging.getLogger("onthaal.web.users")
 
 Role = Literal["staff", "admin"]
 ROLES: tuple[Role, ...] = ("staff", "admin")
@@ -45,7 +48,20 @@ _SCHEMA = (
     # end them (logout, a new password): a cookie of an earlier epoch is no longer valid.
     "ALTER TABLE users ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
     "ALTER TABLE tokens ADD COLUMN expires TEXT;",  # ISO instant; NULL: never
+    """
+    CREATE TABLE security_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        action TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        client TEXT NOT NULL
+    );
+    """,
 )
+#: Entries the security log keeps (the oldest go first): a flood of failed sign-ins
+#: must not fill the disk.
+SECURITY_LOG_KEEP = 100_000
 
 
 #: Hex digits of a token's digest that name it in lists and revocations.
@@ -175,6 +191,32 @@ class Users:
                 "UPDATE users SET password = ? WHERE name = ?", (self._hasher.hash(password), name)
             )
         return User(name, row[1], row[2], row[3])
+
+    def note(self, action: str, actor: str, subject: str, client: str, at: datetime) -> None:
+        """Write one entry of the security log: who did what to whom, from where.
+
+        Sign-ins and their failures, sign-outs, and every change to accounts and tokens.
+        Never a password or a token; names are cut to 64 characters.
+        """
+        cursor = self._db.execute(
+            "INSERT INTO security_log (at, action, actor, subject, client) VALUES (?, ?, ?, ?, ?)",
+            (at.isoformat(), action, actor[:64], subject[:64], client[:64]),
+        )
+        if cursor.lastrowid is not None and cursor.lastrowid % 1000 == 0:
+            self._db.execute(
+                "DELETE FROM security_log WHERE seq <= ?", (cursor.lastrowid - SECURITY_LOG_KEEP,)
+            )
+        log.info("security: %s", action, extra={"actor": actor[:64], "subject": subject[:64],
+                                                  "client": client[:64]})  # fmt: skip
+
+    def security_log(self, limit: int = 200) -> list[dict[str, str]]:
+        """The newest entries of the security log, newest first."""
+        rows = self._db.execute(
+            "SELECT at, action, actor, subject, client FROM security_log ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        )
+        keys = ("at", "action", "actor", "subject", "client")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def create_token(
         self, label: str, role: Role, at: datetime, expires: datetime | None = None
