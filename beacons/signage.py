@@ -33,6 +33,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from beacons.outbox import Outbox
 from beacons.signage_messages import AckMessage, ContentMessage, Topics
+from beacons.signing import Signer
 from beacons.tasks import run_together
 from clock import Clock, Timer
 
@@ -151,9 +152,11 @@ class Signage:
         backoff_max: float = 30.0,
         publish_concurrency: int = PUBLISH_CONCURRENCY,
         client_id: str | None = None,
+        signer: Signer | None = None,
     ) -> None:
         """Drive ``displays`` of ``site`` through ``broker``; ``outbox`` keeps content."""
         self._broker = broker
+        self._signer = signer  # every content payload signed with the site's key
         self._topics = Topics(site)
         self._outbox = outbox
         self._clock = clock
@@ -202,6 +205,10 @@ class Signage:
         """Call ``callback(delivery)`` whenever a display acknowledges its wanted content."""
         self._listeners.append(callback)
 
+    def _payload(self, message: ContentMessage) -> bytes:
+        payload = message.to_json()
+        return self._signer.sign(payload) if self._signer is not None else payload
+
     def push(self, display: str, message: ContentMessage) -> None:
         """Accept content for one display (see :meth:`push_many`)."""
         self.push_many({display: message})
@@ -216,7 +223,7 @@ class Signage:
         if unknown:
             raise UnknownDisplay(f"unknown display(s): {', '.join(unknown)}")
         self._outbox.accept(
-            ((d, m.content_id, m.to_json()) for d, m in messages.items()), self._clock.now()
+            ((d, m.content_id, self._payload(m)) for d, m in messages.items()), self._clock.now()
         )
         for display, message in messages.items():
             state = self._states[display]

@@ -32,6 +32,8 @@ class ContentMessage(BaseModel):
     valid_until: AwareDatetime | None = None
     priority: int = Field(default=0, ge=0, le=1000)
     emergency: bool = False
+    #: Ed25519 over the payload's canonical JSON without this field (beacons/signing.py).
+    signature: str | None = Field(default=None, max_length=200)
 
     def to_json(self) -> bytes:
         """The payload as published (UTF-8 JSON, with ``schema``)."""

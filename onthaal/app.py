@@ -35,7 +35,12 @@ from onthaal.logs import logging_in_use
 from onthaal.loop_watch import LoopWatch
 from onthaal.reception_stack import Reception, build_reception
 from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT, build_dispatcher, open_store
-from onthaal.signage_stack import broker_settings, build_signage, embedded_access
+from onthaal.signage_stack import (
+    broker_settings,
+    build_signage,
+    content_signer,
+    embedded_access,
+)
 from onthaal.supervisor import (
     Backoff,
     ChildHealth,
@@ -269,6 +274,11 @@ def signage_children(
 
         return start
 
+    if config.displays:
+        log.info(
+            "displays check content with the site's public key %s",
+            content_signer(config, mode.config_path).public_key,
+        )
     in_flight = MqttInFlight(broker.in_flight if broker is not None else None)
     track = in_flight.track if mode.simulate else None
     signage = build_signage(config, mode.config_path, clock, track)
@@ -280,6 +290,7 @@ def signage_children(
             clock,
             journal,
             credentials=accounts.credentials if accounts is not None else None,
+            public_key=content_signer(config, mode.config_path).public_key,
         )
         children.append(ChildSpec("sim-displays", after_broker(screens.run)))
 

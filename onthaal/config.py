@@ -394,6 +394,11 @@ class MqttConfig(Section):
         default="var/signage-outbox.sqlite",
         description="SQLite file holding content until displays acknowledge it.",
     )
+    signing_key: str = Field(
+        default="var/signing.key",
+        description="The site's Ed25519 key that signs every content payload (made once, "
+        "0600); displays verify with its public key (logged at start).",
+    )
     accounts: str = Field(
         default="var/mqtt-accounts.json",
         description="With the embedded broker: the accounts of Onthaal and every display "

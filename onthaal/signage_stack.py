@@ -10,6 +10,7 @@ import aiomqtt
 
 from beacons.outbox import Outbox
 from beacons.signage import BrokerSettings, Signage
+from beacons.signing import Signer
 from clock import Clock
 from hw_sim.mqtt_broker import BrokerAccess
 from onthaal.config import Config
@@ -77,4 +78,10 @@ def build_signage(
         ack_timeout=config.mqtt.ack_timeout,
         backoff_initial=config.supervisor.backoff_initial,
         backoff_max=config.supervisor.backoff_max,
+        signer=content_signer(config, config_path),
     )
+
+
+def content_signer(config: Config, config_path: Path) -> Signer:
+    """The site's content-signing key (``[mqtt] signing_key``), made once."""
+    return Signer.load_or_create(config_path.parent / config.mqtt.signing_key)

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from beacons.signage import BrokerSettings
 from hw_sim.mqtt_broker import EmbeddedBroker
 from onthaal.config import load_config
 from onthaal.signage_stack import embedded_access
@@ -75,3 +76,53 @@ async def test_only_accounts_connect_and_each_reaches_only_its_own_topics(tmp_pa
     assert seen_by_onthaal == [(f"{root}/{first}/ack", b"mine")]
     _, reread = embedded_access(config, config_path)
     assert reread.passwords == accounts.passwords, "a display keeps its credentials"
+
+
+async def test_a_display_shows_only_content_signed_with_the_sites_key(tmp_path: Path) -> None:
+    """#19: even a client allowed to publish cannot make a display show forged content."""
+    from beacons.content import LocalizedContent
+    from beacons.signage_messages import ContentMessage
+    from beacons.signing import Signer
+    from clock import RealClock
+    from hw_sim.brokers import free_port
+    from hw_sim.journal import Journal
+    from hw_sim.signage import SimulatedDisplays
+
+    site, host, port = "hall", "127.0.0.1", free_port()
+    signer = Signer.load_or_create(tmp_path / "var" / "signing.key")
+    assert (tmp_path / "var" / "signing.key").stat().st_mode & 0o777 == 0o600
+    other = Signer.load_or_create(tmp_path / "other.key")  # someone else's key
+    clock = RealClock()
+    journal = Journal(clock)
+    message = ContentMessage(content_id="kerst.v1", content={"nl": LocalizedContent(title="Kerst")})
+    forged = ContentMessage(content_id="fake.v1", content={"nl": LocalizedContent(title="Dicht")})
+    settings = BrokerSettings(host, port)
+    async with EmbeddedBroker(host, port):
+        screens = SimulatedDisplays(["info"], site, settings, clock, journal,
+                                    public_key=signer.public_key)  # fmt: skip
+        running = asyncio.create_task(screens.run())
+        try:
+            await asyncio.wait_for(screens.all_connected(), 10)
+            async with aiomqtt.Client(host, port, identifier="publisher") as publisher:
+                topic = f"onthaal/{site}/signage/info/content"
+                for payload in (
+                    forged.to_json(),
+                    other.sign(forged.to_json()),
+                    signer.sign(message.to_json()).replace(b"Kerst", b"Dicht"),
+                ):
+                    await publisher.publish(topic, payload, qos=1)  # fmt: skip
+                await publisher.publish(topic, signer.sign(message.to_json()), qos=1)
+                deadline = asyncio.get_running_loop().time() + 10
+                while screens["info"].shown != ["kerst.v1"]:
+                    assert asyncio.get_running_loop().time() < deadline, screens["info"].shown
+                    await asyncio.sleep(0.05)  # clock-ok: a real broker
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+    rejected = [e["reason"] for e in journal.find("display:info", "rejected")]
+    assert rejected == [
+        "no signature",
+        "the signature does not match the site's key",
+        "the signature does not match the site's key",
+    ]

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from beacons.signage import BrokerSettings, close_client
 from beacons.signage_messages import AckMessage, ContentMessage, Topics
+from beacons.signing import Unsigned, Verifier
 from beacons.tasks import cancel_all, run_together
 from clock import Clock
 from hw_sim.journal import Journal
@@ -32,10 +33,21 @@ class SimulatedDisplay:
     """One info screen."""
 
     def __init__(
-        self, display: str, site: str, broker: BrokerSettings, clock: Clock, journal: Journal
+        self,
+        display: str,
+        site: str,
+        broker: BrokerSettings,
+        clock: Clock,
+        journal: Journal,
+        verifier: Verifier | None = None,
     ) -> None:
-        """A screen called ``display`` at ``site``; switched on."""
+        """A screen called ``display`` at ``site``; switched on.
+
+        With ``verifier`` (the site's public key) it shows only content signed by it,
+        as the reference player does (docs/signage-protocol.md).
+        """
         self.display = display
+        self._verifier = verifier
         self._topics = Topics(site)
         self._broker = broker
         self._clock = clock
@@ -102,8 +114,14 @@ class SimulatedDisplay:
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
+            payload = bytes(message.payload)
             try:
-                content = ContentMessage.model_validate_json(bytes(message.payload))
+                if self._verifier is not None:
+                    self._verifier.verify(payload)
+                content = ContentMessage.model_validate_json(payload)
+            except Unsigned as exc:
+                self._journal.record(self.device, "rejected", reason=str(exc))
+                continue
             except ValidationError as exc:
                 self._journal.record(self.device, "rejected", reason=str(exc.errors()[0]["msg"]))
                 continue
@@ -134,8 +152,11 @@ class SimulatedDisplays:
         clock: Clock,
         journal: Journal,
         credentials: Callable[[str], tuple[str, str]] | None = None,
+        public_key: str | None = None,
     ) -> None:
-        """One :class:`SimulatedDisplay` per id (``credentials(id)``: its own login)."""
+        """One :class:`SimulatedDisplay` per id (``credentials(id)``: its own login;
+        ``public_key``: shows only content signed with the site's key)."""
+        verifier = Verifier(public_key) if public_key is not None else None
 
         def login(display: str) -> BrokerSettings:
             if credentials is None:
@@ -143,7 +164,9 @@ class SimulatedDisplays:
             username, password = credentials(display)
             return dataclasses.replace(broker, username=username, password=password)
 
-        self.screens = {d: SimulatedDisplay(d, site, login(d), clock, journal) for d in displays}
+        self.screens = {
+            d: SimulatedDisplay(d, site, login(d), clock, journal, verifier) for d in displays
+        }
 
     def __getitem__(self, display: str) -> SimulatedDisplay:
         return self.screens[display]
