@@ -24,6 +24,7 @@ from onthaal.process import finish
 from onthaal.scenario.cli import add_scenario_options, run_scenario_command
 from onthaal.schedule_cli import add_parsers as add_schedule_parsers
 from onthaal.schedule_cli import run_schedule_command
+from onthaal.signage_stack import mqtt_accounts
 from onthaal.site import SiteError, check_site, init_site
 from onthaal.users_cli import add_parser as add_users_parser
 from onthaal.users_cli import run_users_command
@@ -94,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="create a site folder: a copy of the config and of the content it uses",
     ).add_argument("folder", help="the folder to create (e.g. /etc/onthaal)")
+    commands.add_parser(
+        "mqtt-config",
+        parents=[common],
+        help="write a site mosquitto's password file, ACL and config snippet for "
+        "Onthaal and every display",
+    ).add_argument("folder", help="where to write them (e.g. /etc/mosquitto/onthaal)")
 
     for name, text in (
         ("run", "run against the real hardware named in the config"),
@@ -229,6 +236,16 @@ def _command(args: argparse.Namespace) -> int:
         return run_users_command(args, config, Path(args.config))
     if args.command in ("schedule", "emergency"):
         return run_schedule_command(args, config, Path(args.config))
+    if args.command == "mqtt-config":
+        accounts = mqtt_accounts(config, Path(args.config))
+        conf = accounts.write_mosquitto_files(
+            Path(args.folder), config.site.id, [d.id for d in config.displays]
+        )
+        print(f"wrote {conf} (include it from mosquitto.conf), passwd and acl beside it;")
+        print("they are 0600: give them to the broker's user (chown mosquitto ...)")
+        kept = Path(args.config).parent / config.mqtt.accounts
+        print(f"each display's user name and password: {kept}")
+        return EXIT_OK
     if args.command == "beacons":
         return run_beacons_command(args, config)
     if args.command == "sim-robot":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 
 import aiomqtt
@@ -126,3 +127,58 @@ async def test_a_display_shows_only_content_signed_with_the_sites_key(tmp_path: 
         "the signature does not match the site's key",
         "the signature does not match the site's key",
     ]
+
+
+async def test_the_generated_mosquitto_files_give_a_site_broker_the_same_rules(
+    tmp_path: Path,
+) -> None:
+    """#19: `onthaal mqtt-config` for a real mosquitto: no anonymous, each to its own."""
+    from hw_sim.brokers import free_port, wait_listening
+    from onthaal.cli import main
+    from tests.system_deps import require
+
+    mosquitto = require("mosquitto")
+    config_path = isolated_config(tmp_path)
+    config = load_config(config_path)
+    assert main(["mqtt-config", str(tmp_path / "mosquitto"), "--config", str(config_path)]) == 0
+    for name in ("passwd", "acl", "onthaal.conf"):
+        assert (tmp_path / "mosquitto" / name).stat().st_mode & 0o777 == 0o600
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    # As root mosquitto would switch to its own user, who cannot read the 0600 files
+    # (on a site: chown them to the broker's user, as the command says).
+    owner = "user root\n" if os.getuid() == 0 else ""
+    conf.write_text(
+        f"listener {port} 127.0.0.1\npersistence false\nlog_dest none\n{owner}"
+        f"include_dir {tmp_path / 'mosquitto'}\n"
+    )
+    process = await asyncio.create_subprocess_exec(mosquitto, "-c", str(conf))
+    try:
+        await wait_listening("127.0.0.1", port)
+        _, accounts = embedded_access(config, config_path)
+        site, (first, second) = config.site.id, [d.id for d in config.displays][:2]
+        root = f"onthaal/{site}/signage"
+        with pytest.raises(aiomqtt.MqttError):
+            async with aiomqtt.Client("127.0.0.1", port, identifier="anonymous"):
+                pass
+        user, password = accounts.credentials(first)
+        async with (
+            aiomqtt.Client("127.0.0.1", port, identifier="o", username="onthaal",
+                           password=accounts.passwords["onthaal"]) as onthaal,
+            aiomqtt.Client("127.0.0.1", port, identifier="d", username=user,
+                           password=password) as shown,
+        ):  # fmt: skip
+            await shown.subscribe(f"{root}/{first}/content", qos=1)
+            await shown.subscribe(f"{root}/{second}/content", qos=1)  # mosquitto: nothing comes
+            await onthaal.subscribe(f"{root}/+/ack", qos=1)
+            await shown.publish(f"{root}/{second}/ack", b"forged", qos=1)
+            await shown.publish(f"{root}/{first}/ack", b"mine", qos=1)
+            await onthaal.publish(f"{root}/{first}/content", b"real", qos=1)
+            await onthaal.publish(f"{root}/{second}/content", b"not yours", qos=1)
+            seen_by_display = await _received(shown)
+            seen_by_onthaal = await _received(onthaal)
+        assert seen_by_display == [(f"{root}/{first}/content", b"real")]
+        assert seen_by_onthaal == [(f"{root}/{first}/ack", b"mine")]
+    finally:
+        process.kill()
+        await process.wait()
