@@ -57,7 +57,7 @@ from onthaal.web.app import serve as serve_web
 from onthaal.web.bridge import WebProcess, WebStart
 from onthaal.web.core import LocalCore, ReceptionCounts, RobotLink, SimControls
 from onthaal.web.tablet_content import TabletContentError
-from onthaal.web.users_stack import open_users
+from onthaal.web.users_stack import open_users, session_key
 from robot.hal import BatteryState
 from robot.hearing import PocketSphinx, StreamHearing
 from robot.naoqi import NaoqiRobot
@@ -472,6 +472,7 @@ class WebParts:
             store=self.store,
             core=self.core,
             tablet_token=self._tablet_token,
+            session_key=session_key(self._config, self._mode.config_path),
         )
         app = create_app(services)
 

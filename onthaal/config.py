@@ -554,6 +554,11 @@ class WebConfig(Section):
         description="Serve the staff sign-in over plain HTTP on a network address (only "
         "on a closed network; otherwise a TLS reverse proxy and an https public_url).",
     )
+    session_key: str = Field(
+        default="var/session.key",
+        description="The key that signs staff session cookies (made once, 0600; "
+        "'onthaal users rotate-session-key' replaces it and ends every session).",
+    )
     own_process: bool = Field(
         default=True,
         description="Serve the web app from a process of its own, so no request can hold up "

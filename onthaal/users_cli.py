@@ -15,7 +15,7 @@ from datetime import timedelta
 from clock import RealClock
 from onthaal.config import Config
 from onthaal.web.users import UserError
-from onthaal.web.users_stack import open_users
+from onthaal.web.users_stack import open_users, session_key
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -41,6 +41,11 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     sub.add_parser("tokens", parents=[common], help="list API tokens (ids, never the tokens)")
     revoke = sub.add_parser("revoke", parents=[common], help="revoke an API token by its id")
     revoke.add_argument("id", help="the id 'onthaal users tokens' shows")
+    sub.add_parser(
+        "rotate-session-key",
+        parents=[common],
+        help="a new session key, and every session ended now",
+    )
     sub.add_parser("list", parents=[common], help="list accounts")
 
 
@@ -81,6 +86,11 @@ def run_users_command(args: argparse.Namespace, config: Config, config_path: obj
             print(users.create_token(args.label, args.role, now, expires))
             users.note(f"token-made ({args.role})", "cli", args.label, "cli", now)
             print("keep it safe: it is not shown again", file=sys.stderr)
+        elif args.users_command == "rotate-session-key":
+            session_key(config, config_path, rotate=True)  # type: ignore[arg-type]
+            users.end_sessions()  # at once, whatever key the running web app holds
+            users.note("session-key-rotated", "cli", "*", "cli", RealClock().now())
+            print("new session key written; every staff member signs in again")
         elif args.users_command == "tokens":
             for info in users.tokens():
                 until = info.expires or "never expires"

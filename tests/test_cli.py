@@ -159,3 +159,26 @@ def test_api_tokens_are_listed_and_revoked_from_the_command_line(
         main(["users", "token", "x", "--days", "0", "--config", config])
     assert refused.value.code == 2
     assert "days must be between 1 and 3650" in capsys.readouterr().err
+
+
+def test_rotating_the_session_key_ends_every_session_at_once(tmp_path: Path) -> None:
+    """#19: the session key lives in its own 0600 file; rotating it ends all sessions."""
+    from onthaal.config import load_config
+    from onthaal.web.users_stack import open_users, session_key
+
+    path = isolated_config(tmp_path)
+    config = load_config(path)
+    first = session_key(config, path)
+    key_file = tmp_path / "var" / "session.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert session_key(config, path) == first, "made once"
+    users = open_users(config, path)
+    users.add("an", "a long password, 2026", "admin")
+    before = users.get("an")
+    assert before is not None
+    assert main(["users", "rotate-session-key", "--config", str(path)]) == 0
+    after = users.get("an")
+    assert after is not None and after.epoch == before.epoch + 1, "every session ended now"
+    assert session_key(config, path) != first
+    assert [e["action"] for e in users.security_log()][0] == "session-key-rotated"
+    users.close()

@@ -79,6 +79,7 @@ class WebServices:
     store: Store
     core: Core  # the running system: a snapshot to read, a few things to ask
     tablet_token: str = ""  # the robot's key to its tablet pages ("": no tablet input)
+    session_key: str = ""  # signs session cookies ("": one kept in the account database)
 
 
 # -- API models ---------------------------------------------------------------------------
@@ -210,7 +211,7 @@ def create_app(services: WebServices) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=services.users.secret(),
+        secret_key=services.session_key or services.users.secret(),
         session_cookie="onthaal_session",
         same_site="lax",
         # Secure (sent over https only) when the app is reached over https (public_url).

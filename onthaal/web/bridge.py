@@ -335,7 +335,7 @@ async def serve_web_on(sock: socket.socket, *, own_process: bool = True) -> int:
     from onthaal.scheduler_stack import open_store
     from onthaal.supervisor import current_child
     from onthaal.web.app import WebServices, create_app, serve
-    from onthaal.web.users_stack import open_users
+    from onthaal.web.users_stack import open_users, session_key
 
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     start = await _receive(reader)
@@ -368,6 +368,7 @@ async def serve_web_on(sock: socket.socket, *, own_process: bool = True) -> int:
         store=store,
         core=core,
         tablet_token=start.tablet_token,
+        session_key=session_key(config, start.config_path),
     )
     app = create_app(services)
     server = asyncio.create_task(serve(app, config.web.host, config.web.port))

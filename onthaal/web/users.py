@@ -147,9 +147,12 @@ class Users:
         if cursor.rowcount == 0:
             raise UserError(f"no user {name!r}")
 
-    def end_sessions(self, name: str) -> None:
-        """End every session of ``name`` (their cookies stop working)."""
-        self._db.execute("UPDATE users SET epoch = epoch + 1 WHERE name = ?", (name,))
+    def end_sessions(self, name: str | None = None) -> None:
+        """End every session of ``name``, or of everyone (their cookies stop working)."""
+        if name is None:
+            self._db.execute("UPDATE users SET epoch = epoch + 1")
+        else:
+            self._db.execute("UPDATE users SET epoch = epoch + 1 WHERE name = ?", (name,))
 
     def set_language(self, name: str, language: str) -> None:
         """The interface language of a user (nl or en)."""
