@@ -180,5 +180,5 @@ def test_rotating_the_session_key_ends_every_session_at_once(tmp_path: Path) -> 
     after = users.get("an")
     assert after is not None and after.epoch == before.epoch + 1, "every session ended now"
     assert session_key(config, path) != first
-    assert [e["action"] for e in users.security_log()][0] == "session-key-rotated"
+    assert users.security_log()[0]["action"] == "session-key-rotated"
     users.close()
