@@ -18,6 +18,7 @@ import pytest
 from beacons.signage import BrokerSettings
 from hw_sim.mqtt_broker import EmbeddedBroker
 from onthaal.config import load_config
+from onthaal.mqtt_accounts import MqttAccounts
 from onthaal.signage_stack import embedded_access
 from tests.configs import isolated_config
 
@@ -37,6 +38,40 @@ async def _received(client: aiomqtt.Client, seconds: float = 0.5) -> list[tuple[
     return got
 
 
+async def _traffic(
+    host: str,
+    port: int,
+    accounts: MqttAccounts,
+    root: str,
+    first: str,
+    second: str,
+    *,
+    suback_refuses: bool,
+) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+    """Display ``first`` and Onthaal try their own and each other's topics: what each got.
+
+    ``suback_refuses``: the broker answers a forbidden subscription with a failure code
+    (amqtt); mosquitto grants it and delivers nothing, which the result shows as well.
+    """
+    user, password = accounts.credentials(first)
+    async with (
+        aiomqtt.Client(host, port, identifier="o", username="onthaal",
+                       password=accounts.passwords["onthaal"]) as onthaal,
+        aiomqtt.Client(host, port, identifier="d", username=user, password=password) as shown,
+    ):  # fmt: skip
+        await shown.subscribe(f"{root}/{first}/content", qos=1)
+        for forbidden in (f"{root}/{second}/content", "onthaal/#", f"{root}/+/ack"):
+            granted = await shown.subscribe(forbidden, qos=1)
+            assert granted[0].is_failure or not suback_refuses, forbidden
+        await onthaal.subscribe(f"{root}/+/ack", qos=1)
+        await shown.publish(f"{root}/{second}/ack", b"forged", qos=1)  # dropped
+        await shown.publish(f"{root}/{first}/content", b"fake content", qos=1)  # dropped
+        await shown.publish(f"{root}/{first}/ack", b"mine", qos=1)
+        await onthaal.publish(f"{root}/{first}/content", b"real", qos=1)
+        await onthaal.publish(f"{root}/{second}/content", b"not yours", qos=1)
+        return await _received(shown), await _received(onthaal)
+
+
 async def test_only_accounts_connect_and_each_reaches_only_its_own_topics(tmp_path: Path) -> None:
     config_path = isolated_config(tmp_path)
     config = load_config(config_path)
@@ -53,26 +88,9 @@ async def test_only_accounts_connect_and_each_reaches_only_its_own_topics(tmp_pa
         with pytest.raises(aiomqtt.MqttError, match="Not authorized"):
             async with aiomqtt.Client(host, port, username="onthaal", password="guess"):
                 pass
-        user, password = accounts.credentials(first)
-        async with (
-            aiomqtt.Client(
-                host, port, identifier="o", username="onthaal",
-                password=accounts.passwords["onthaal"],
-            ) as onthaal,
-            aiomqtt.Client(host, port, identifier="d", username=user, password=password) as shown,
-        ):  # fmt: skip
-            await shown.subscribe(f"{root}/{first}/content", qos=1)
-            for forbidden in (f"{root}/{second}/content", "onthaal/#", f"{root}/+/ack"):
-                granted = await shown.subscribe(forbidden, qos=1)
-                assert granted[0].is_failure, forbidden
-            await onthaal.subscribe(f"{root}/+/ack", qos=1)
-            await shown.publish(f"{root}/{second}/ack", b"forged", qos=1)  # dropped
-            await shown.publish(f"{root}/{first}/content", b"fake content", qos=1)  # dropped
-            await shown.publish(f"{root}/{first}/ack", b"mine", qos=1)
-            await onthaal.publish(f"{root}/{first}/content", b"real", qos=1)
-            await onthaal.publish(f"{root}/{second}/content", b"not yours", qos=1)
-            seen_by_display = await _received(shown)
-            seen_by_onthaal = await _received(onthaal)
+        seen_by_display, seen_by_onthaal = await _traffic(
+            host, port, accounts, root, first, second, suback_refuses=True
+        )
     assert seen_by_display == [(f"{root}/{first}/content", b"real")]
     assert seen_by_onthaal == [(f"{root}/{first}/ack", b"mine")]
     _, reread = embedded_access(config, config_path)
@@ -161,22 +179,9 @@ async def test_the_generated_mosquitto_files_give_a_site_broker_the_same_rules(
         with pytest.raises(aiomqtt.MqttError):
             async with aiomqtt.Client("127.0.0.1", port, identifier="anonymous"):
                 pass
-        user, password = accounts.credentials(first)
-        async with (
-            aiomqtt.Client("127.0.0.1", port, identifier="o", username="onthaal",
-                           password=accounts.passwords["onthaal"]) as onthaal,
-            aiomqtt.Client("127.0.0.1", port, identifier="d", username=user,
-                           password=password) as shown,
-        ):  # fmt: skip
-            await shown.subscribe(f"{root}/{first}/content", qos=1)
-            await shown.subscribe(f"{root}/{second}/content", qos=1)  # mosquitto: nothing comes
-            await onthaal.subscribe(f"{root}/+/ack", qos=1)
-            await shown.publish(f"{root}/{second}/ack", b"forged", qos=1)
-            await shown.publish(f"{root}/{first}/ack", b"mine", qos=1)
-            await onthaal.publish(f"{root}/{first}/content", b"real", qos=1)
-            await onthaal.publish(f"{root}/{second}/content", b"not yours", qos=1)
-            seen_by_display = await _received(shown)
-            seen_by_onthaal = await _received(onthaal)
+        seen_by_display, seen_by_onthaal = await _traffic(
+            "127.0.0.1", port, accounts, root, first, second, suback_refuses=False
+        )
         assert seen_by_display == [(f"{root}/{first}/content", b"real")]
         assert seen_by_onthaal == [(f"{root}/{first}/ack", b"mine")]
     finally:
