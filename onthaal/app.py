@@ -24,6 +24,7 @@ from clock import Clock, RealClock, VirtualClock
 from dialogue.kb import KnowledgeBaseError
 from hw_sim.ble import BeaconField
 from hw_sim.journal import Journal
+from hw_sim.mosquitto_broker import MosquittoBroker, mosquitto_executable
 from hw_sim.mqtt_broker import EmbeddedBroker
 from hw_sim.mqtt_in_flight import MqttInFlight
 from hw_sim.pepper import PepperSettings, SimulatedPepper, libqi_available
@@ -241,7 +242,7 @@ class SignageParts:
 
     children: list[ChildSpec]
     signage: Signage
-    broker: EmbeddedBroker | None = None
+    broker: EmbeddedBroker | None = None  # the amqtt broker, which faults can stop
     screens: SimulatedDisplays | None = None
     # In simulation: whether an MQTT message is on its way (for a virtual clock).
     in_flight: MqttInFlight | None = None
@@ -261,9 +262,18 @@ def signage_children(
     accounts = None
     if config.mqtt.embedded:
         access, accounts = embedded_access(config, mode.config_path)
-        broker = EmbeddedBroker(config.mqtt.host, config.mqtt.port, access)
-        broker_ready = broker.started
-        children.append(ChildSpec("mqtt-broker", broker.run_until_cancelled))
+        if _embedded_mosquitto(config, mode):
+            mosquitto = MosquittoBroker(config.mqtt.host, config.mqtt.port, access)
+            broker_ready = mosquitto.started
+            children.append(
+                ChildSpec("mqtt-broker", mosquitto.run_until_cancelled, probe=mosquitto.problem)
+            )
+        else:
+            broker = EmbeddedBroker(config.mqtt.host, config.mqtt.port, access)
+            broker_ready = broker.started
+            children.append(
+                ChildSpec("mqtt-broker", broker.run_until_cancelled, probe=broker.problem)
+            )
     else:
         broker_ready.set()
 
@@ -310,6 +320,20 @@ def signage_children(
     staff.subscribe(announce)
     children.append(ChildSpec("signage", after_broker(signage.run), probe=signage.problem))
     return SignageParts(children, signage, broker, screens, in_flight if mode.simulate else None)
+
+
+def _embedded_mosquitto(config: Config, mode: Mode) -> bool:
+    """Whether the embedded broker is mosquitto (``[mqtt] broker``) rather than amqtt."""
+    if mode.simulate:
+        if config.mqtt.broker == "mosquitto":
+            log.info(
+                "mqtt.broker: a simulation runs the embedded amqtt broker (its virtual clock "
+                "must see the messages inside the broker); 'onthaal run' runs mosquitto"
+            )
+        return False
+    if config.mqtt.broker == "auto":
+        return mosquitto_executable() is not None
+    return config.mqtt.broker == "mosquitto"
 
 
 @dataclass

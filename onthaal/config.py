@@ -32,6 +32,7 @@ from pydantic import (
 from beacons.content import LocalizedContent
 from beacons.eddystone_gatt import parse_lock_key
 from beacons.frames import FrameError, encode_eddystone_url
+from hw_sim.mosquitto_broker import mosquitto_executable
 
 Language = Literal["nl", "fr", "en", "de"]
 
@@ -375,7 +376,15 @@ class MqttConfig(Section):
     """The MQTT broker the info screens are reached through."""
 
     embedded: bool = Field(
-        default=True, description="Start an embedded broker (amqtt) on host:port."
+        default=True,
+        description="Start an embedded broker on host:port (mosquitto when installed, "
+        "else amqtt; see broker).",
+    )
+    broker: Literal["auto", "mosquitto", "amqtt"] = Field(
+        default="auto",
+        description="The embedded broker of 'onthaal run': 'auto' runs mosquitto when it "
+        "is installed (amqtt otherwise); 'mosquitto' requires it. A simulation always runs "
+        "amqtt: its virtual clock must see the messages inside the broker.",
     )
     host: str = Field(default="127.0.0.1", min_length=1, description="Broker host name or IP.")
     port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
@@ -413,6 +422,15 @@ class MqttConfig(Section):
     def _variable_is_set(cls, value: str) -> str:
         if value and value not in os.environ:
             raise ValueError(f"environment variable {value!r} is not set")
+        return value
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_is_installed(cls, value: str) -> str:
+        if value == "mosquitto" and mosquitto_executable() is None:
+            raise ValueError(
+                "mosquitto is not installed (apt-get install mosquitto); or choose 'auto'"
+            )
         return value
 
 

@@ -18,8 +18,6 @@ the broker checks a password on the robot's event loop at every connection.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import secrets
@@ -30,6 +28,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 
 from beacons.signage_messages import Topics
+from hw_sim.broker_access import BrokerAccess
+from hw_sim.mosquitto_broker import private_file, write_access_files
 
 ONTHAAL = "onthaal"
 # Cheap on purpose (about a millisecond): the secrets are random, not people's passwords.
@@ -84,34 +84,25 @@ class MqttAccounts:
             for name, password in sorted(self.passwords.items()):
                 out.write(f"{name}:{_HASHER.hash(password)}\n")
 
+    def access(self, site: str, displays: Iterable[str], password_file: Path) -> BrokerAccess:
+        """These accounts with their rules, as a broker enforces them."""
+        publish, subscribe = self.acl(site, displays)
+        return BrokerAccess(password_file, publish, subscribe, self.passwords)
+
     def write_mosquitto_files(self, folder: Path, site: str, displays: Iterable[str]) -> Path:
         """``passwd``, ``acl`` and ``onthaal.conf`` for a site's mosquitto, 0600; the conf.
 
-        The same accounts and rules as the embedded broker. The passwords are hashed as
-        mosquitto 2 stores them (``$7$``: PBKDF2-SHA512, 101 rounds, 12-byte salt), so
-        the file works without mosquitto's own ``mosquitto_passwd``.
+        The same accounts and rules as the embedded broker (hw_sim.mosquitto_broker
+        writes them), and the client id tied to the account, so no client can push
+        another off the broker with its id.
         """
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        publish, subscribe = self.acl(site, displays)
-        lines = []
-        for name, password in sorted(self.passwords.items()):
-            salt = secrets.token_bytes(12)
-            digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 101)
-            lines.append(f"{name}:$7$101${_b64(salt)}${_b64(digest)}")
-        _private(folder / "passwd", "\n".join(lines) + "\n")
-        rules = []
-        for name in sorted(self.passwords):
-            rules.append(f"user {name}")
-            rules += [f"topic write {topic}" for topic in publish.get(name, [])]
-            rules += [f"topic read {topic}" for topic in subscribe.get(name, [])]
-            rules.append("")
-        _private(folder / "acl", "\n".join(rules))
+        passwd, acl = write_access_files(folder, self.access(site, displays, folder / "passwd"))
         conf = folder / "onthaal.conf"
-        _private(
+        private_file(
             conf,
             "# Onthaal's accounts and rules (onthaal mqtt-config); include from mosquitto.conf\n"
             "per_listener_settings false\nallow_anonymous false\n"
-            f"password_file {folder / 'passwd'}\nacl_file {folder / 'acl'}\n",
+            f"password_file {passwd}\nacl_file {acl}\nuse_username_as_clientid true\n",
         )
         return conf
 
@@ -126,14 +117,3 @@ class MqttAccounts:
             publish[name] = [topics.ack(display), topics.state(display)]
             subscribe[name] = [topics.content(display)]
         return publish, subscribe
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode()
-
-
-def _private(path: Path, text: str) -> None:
-    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(text)
-    path.chmod(0o600)

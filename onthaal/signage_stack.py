@@ -12,7 +12,7 @@ from beacons.outbox import Outbox
 from beacons.signage import BrokerSettings, Signage
 from beacons.signing import Signer
 from clock import Clock
-from hw_sim.mqtt_broker import BrokerAccess
+from hw_sim.broker_access import BrokerAccess
 from onthaal.config import Config
 from onthaal.mqtt_accounts import ONTHAAL, MqttAccounts
 
@@ -57,8 +57,7 @@ def embedded_access(config: Config, config_path: Path) -> tuple[BrokerAccess, Mq
     accounts = mqtt_accounts(config, config_path)
     password_file = (config_path.parent / config.mqtt.accounts).with_suffix(".passwd")
     accounts.write_password_file(password_file)
-    publish, subscribe = accounts.acl(config.site.id, [d.id for d in config.displays])
-    return BrokerAccess(password_file, publish, subscribe), accounts
+    return accounts.access(config.site.id, [d.id for d in config.displays], password_file), accounts
 
 
 def build_signage(
@@ -69,8 +68,9 @@ def build_signage(
 ) -> Signage:
     """The signage driver for every configured display, with its outbox opened."""
     outbox = Outbox(config_path.parent / config.mqtt.outbox)
+    settings = broker_settings(config, config_path, on_client)
     return Signage(
-        broker_settings(config, config_path, on_client),
+        settings,
         config.site.id,
         [d.id for d in config.displays],
         outbox,
@@ -79,6 +79,8 @@ def build_signage(
         backoff_initial=config.supervisor.backoff_initial,
         backoff_max=config.supervisor.backoff_max,
         signer=content_signer(config, config_path),
+        # The embedded broker admits a client only under its account's name.
+        client_id=settings.username if config.mqtt.embedded else None,
     )
 
 

@@ -316,3 +316,18 @@ def test_check_config_warns_about_what_is_allowed_but_exposed(
     assert captured.out == "ok\n"
     assert f"{path}: warning: mqtt.host: the embedded broker listens on '0.0.0.0'" in captured.err
     assert f"{path}: warning: web.allow_plain_http" in captured.err
+
+
+def test_an_embedded_mosquitto_that_is_not_installed_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#19: `[mqtt] broker = "mosquitto"` on a machine without it says so at check-config."""
+    import onthaal.config
+
+    monkeypatch.setattr(onthaal.config, "mosquitto_executable", lambda: None)
+    path = tmp_path / "robot.toml"
+    path.write_text(VALID + '\n[mqtt]\nbroker = "mosquitto"\n')
+    assert main(["check-config", str(path)]) == 2
+    assert "mqtt.broker: mosquitto is not installed" in capsys.readouterr().err
+    path.write_text(VALID + '\n[mqtt]\nbroker = "auto"\n')  # then amqtt, as before
+    assert load_config(path).mqtt.broker == "auto"

@@ -539,7 +539,8 @@ PLACEHOLDERS = {
 
 
 async def test_every_route_by_every_kind_of_caller_follows_one_table(site: Site) -> None:
-    """#19: generated from the app's own route table: anonymous, staff, admin."""
+    """#19: generated from the app's own route table: anonymous, then staff and admin,
+    each with an API token and with a signed-in browser session (forms and API alike)."""
     app = create_app(site.services)
     routes = sorted(
         (method, route.path)
@@ -576,3 +577,24 @@ async def test_every_route_by_every_kind_of_caller_follows_one_table(site: Site)
                     assert answer.status_code not in (401, 403), (method, path, answer.text)
                 else:  # the body may be refused first (422); never done (2xx)
                     assert answer.status_code in (403, 422), (method, path, answer.status_code)
+    for name in ("staff", "admin"):  # a signed-in browser: the cookie and its CSRF token
+        async with httpx.AsyncClient(base_url=site.url) as browser:
+            assert (await login(browser, name)).status_code == 303
+            csrf = csrf_of(await browser.get("/messages/new"))
+            for method, path in routes:
+                if (method, path) in SESSION_FORMS or path == "/display/{display_id}/events":
+                    continue  # they end or change this very session; a stream
+                allowed = name == "admin" or (method, path) not in ADMINS
+                if path.startswith("/api/"):
+                    extra: dict[str, Any] = {"headers": {"x-csrf-token": csrf}}
+                    if method in ("POST", "PUT"):
+                        extra["json"] = {}
+                else:
+                    extra = {"data": {"csrf": csrf}} if method == "POST" else {}
+                answer = await browser.request(method, url(path), **extra)
+                where = (name, method, path, answer.status_code)
+                if allowed:
+                    assert answer.status_code not in (401, 403), where
+                    assert "/login" not in answer.headers.get("location", ""), where
+                else:
+                    assert answer.status_code in (403, 422), where
