@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -203,6 +204,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseUnusable as exc:  # any command: one line naming the file, exit 2
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
+    except sqlite3.OperationalError as exc:  # a database another program holds: runtime
+        busy = "locked" in str(exc) or "busy" in str(exc)
+        print(
+            "a database is busy (another program holds it); try again"
+            if busy
+            else f"a database could not be used: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    except OSError as exc:  # a file or folder the command needs: one line, runtime
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _command(args: argparse.Namespace) -> int:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -26,47 +26,24 @@ from scheduler.model import (
     Kind,
     Message,
     Recurrence,
-    Targets,
     describe_recurrence,
     emergency_notice,
+)
+from scheduler.parse import (
+    InputError,
+    describe_error,
+    first_error,
+    parse_every,
+    parse_targets,
+    site_time,
 )
 from scheduler.store import Store, StoreError
 from scheduler.validate import problems
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+T = TypeVar("T")
 
-_DAYS = {"mon": "MO", "tue": "TU", "wed": "WE", "thu": "TH", "fri": "FR", "sat": "SA", "sun": "SU"}
-_EVERY = re.compile(r"^\s*(?P<days>[a-z, ]+?)\s+(?P<parts>\d.*)$", re.IGNORECASE)
-
-
-class BadInput(ValueError):
-    """Input a person must correct; the message says how."""
-
-
-def parse_every(text: str) -> Recurrence:
-    """Plain words to a recurrence: "weekdays 08:30-12:00", "daily 09:00-10:00",
-    "mon,wed 14:00-16:00", "weekends 10:00-12:00"."""
-    match = _EVERY.match(text)
-    if match is None:
-        raise BadInput(f"--every {text!r}: expected e.g. 'weekdays 08:30-12:00'")
-    days = match["days"].strip().lower()
-    if days in ("daily", "every day", "day", "days"):
-        rule = "FREQ=DAILY"
-    elif days in ("weekdays", "weekday"):
-        rule = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
-    elif days in ("weekends", "weekend"):
-        rule = "FREQ=WEEKLY;BYDAY=SA,SU"
-    else:
-        names = [d.strip()[:3] for d in days.split(",") if d.strip()]
-        unknown = [n for n in names if n not in _DAYS]
-        if unknown or not names:
-            raise BadInput(f"--every {text!r}: unknown day(s) {', '.join(unknown) or days!r}")
-        rule = "FREQ=WEEKLY;BYDAY=" + ",".join(_DAYS[n] for n in names)
-    try:
-        parts = [Daypart.parse(p) for p in re.split(r"[,\s]+", match["parts"].strip()) if p]
-        return Recurrence(rrule=rule, dayparts=parts)
-    except (ValueError, ValidationError) as exc:
-        raise BadInput(f"--every {text!r}: {_first_error(exc)}") from None
+BadInput = InputError  # what the commands raise for input a person must correct
 
 
 def add_parsers(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -194,16 +171,16 @@ def _emergency(args: argparse.Namespace, config: Config, store: Store, tz: ZoneI
         ended = store.end_emergencies(args.actor, now)
         print(f"{ended} emergency notice(s) ended" if ended else "no emergency active")
         return EXIT_OK
-    content = _content(
-        args.text,
-        [f"{lang}={args.link}" for lang in config.site.languages] if args.link else [],
-        config,
-    )
+    content = _content(args.text, [], config)
+    for item in content.values():  # one link for every language the notice is written in
+        if args.link:
+            item["link"] = args.link
     try:
         localized = {lang: LocalizedContent.model_validate(c) for lang, c in content.items()}
     except ValidationError as exc:
-        raise BadInput("\n".join(_describe(e) for e in exc.errors())) from None
-    message = emergency_notice(localized, parse_targets(args.targets), now, tz)  # type: ignore[arg-type]
+        raise BadInput("\n".join(describe_error(e) for e in exc.errors())) from None
+    targets = _option("--targets", parse_targets, args.targets)
+    message = emergency_notice(localized, targets, now, tz)  # type: ignore[arg-type]
     found = problems(message, devices(config), url_beacons(config), tz)
     if found:
         raise BadInput("\n".join(found))
@@ -219,13 +196,15 @@ def _build(base: dict[str, Any], args: argparse.Namespace, config: Config, tz: Z
     if args.text:
         data["content"] = _content(args.text, args.link, config)
     if args.targets is not None:
-        data["targets"] = parse_targets(args.targets)
+        data["targets"] = _option("--targets", parse_targets, args.targets)
     if args.starts is not None:
         data["starts"] = _local_time(args.starts, "--from", tz)
     if args.ends is not None:
         data["ends"] = _local_time(args.ends, "--until", tz)
+    if args.every and args.rrule:
+        raise BadInput("--every and --rrule: give one of the two")
     if args.every:
-        data["recurrence"] = parse_every(args.every)
+        data["recurrence"] = _option("--every", parse_every, args.every)
     elif args.rrule:
         try:
             data["recurrence"] = Recurrence(
@@ -233,7 +212,7 @@ def _build(base: dict[str, Any], args: argparse.Namespace, config: Config, tz: Z
                 dayparts=[Daypart.parse(p) for p in args.daypart or ["00:00-23:59"]],
             )
         except (ValueError, ValidationError) as exc:
-            raise BadInput(f"--rrule: {_first_error(exc)}") from None
+            raise BadInput(f"--rrule: {first_error(exc)}") from None
     if args.priority is not None:
         data["priority"] = args.priority
     return _validated(data)
@@ -243,18 +222,15 @@ def _validated(data: dict[str, Any]) -> Message:
     try:
         return Message.model_validate(data)
     except ValidationError as exc:
-        raise BadInput("\n".join(_describe(e) for e in exc.errors())) from None
+        raise BadInput("\n".join(describe_error(e) for e in exc.errors())) from None
 
 
-def _describe(error: Any) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "message"
-    return f"{where}: {str(error['msg']).removeprefix('Value error, ')}"
-
-
-def _first_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return _describe(exc.errors()[0])
-    return str(exc)
+def _option(option: str, parse: Callable[[str], T], text: str) -> T:
+    """``parse(text)``, its error prefixed with the option it came from."""
+    try:
+        return parse(text)
+    except InputError as exc:
+        raise BadInput(f"{option} {exc}") from None
 
 
 def _content(texts: list[str], links: list[str], config: Config) -> dict[str, dict[str, Any]]:
@@ -282,30 +258,8 @@ def _split_language(text: str, option: str, config: Config) -> tuple[str, str, s
     return language, value, ""
 
 
-def parse_targets(text: str) -> Targets:
-    """``everything`` or ``display:ID,beacon:ID,group:NAME``; raises :class:`BadInput`."""
-    if text.strip() == "everything":
-        return Targets(everything=True)
-    found: dict[str, list[str]] = {"displays": [], "beacons": [], "groups": []}
-    for item in (part.strip() for part in text.split(",") if part.strip()):
-        kind, sep, name = item.partition(":")
-        key = {"display": "displays", "beacon": "beacons", "group": "groups"}.get(kind)
-        if not sep or key is None or not name:
-            raise BadInput(
-                f"targets {item!r}: expected display:ID, beacon:ID, group:NAME or everything"
-            )
-        found[key].append(name)
-    return Targets(displays=found["displays"], beacons=found["beacons"], groups=found["groups"])
-
-
 def _local_time(text: str, option: str, tz: ZoneInfo) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BadInput(
-            f'{option} {text!r}: expected a local time like "2026-12-24 10:00"'
-        ) from None
-    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+    return _option(option, lambda t: site_time(t, tz), text)
 
 
 def _summary(message: Message, tz: ZoneInfo) -> str:

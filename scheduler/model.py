@@ -10,6 +10,7 @@ message's dayparts in *local* wall-clock time, so a message "daily 09:00-12:00" 
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, Self
 from zoneinfo import ZoneInfo
@@ -24,9 +25,29 @@ from pydantic import (
     model_validator,
 )
 
-from beacons.content import Language, LocalizedContent
+from beacons.content import Language, LocalizedContent, check_text
 
 MAX_OCCURRENCE_SEARCH = timedelta(days=366 * 2)
+
+#: The window every time in the schedule lies in. Far enough for any notice; near enough
+#: that every time in it is a local time in every zone, with room for the two years a
+#: recurrence is searched ahead (at the ends of Python's calendar, 0001 and 9999, a
+#: local time or a search past it does not exist and broke every list it was in).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def in_window(moment: datetime) -> datetime:
+    """``moment`` (aware) if within :data:`EARLIEST` .. :data:`LATEST`; else ValueError."""
+    try:
+        inside = EARLIEST <= moment < LATEST
+    except OverflowError:  # an offset that takes it past the ends of the calendar
+        inside = False
+    if not inside:
+        raise ValueError(
+            f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST - timedelta(days=1):%Y-%m-%d}"
+        )
+    return moment
 
 
 class Kind(enum.StrEnum):
@@ -167,6 +188,16 @@ class Message(BaseModel):
     # Set by the store on every change; the epoch only for messages not stored yet.
     updated: AwareDatetime = Field(default=datetime(1970, 1, 1, tzinfo=UTC))
 
+    @field_validator("starts", "ends")
+    @classmethod
+    def _in_window(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else in_window(value)
+
+    @field_validator("title")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        return check_text(value)
+
     @model_validator(mode="after")
     def _window(self) -> Self:
         if self.ends is not None and self.ends <= self.starts:
@@ -237,7 +268,9 @@ def emergency_notice(
 ) -> Message:
     """An emergency notice from ``now`` until stopped; its id says when it began."""
     return Message(
-        id=message_id or f"emergency-{now.astimezone(tz):%Y%m%d-%H%M%S}",
+        # The second it began, and a random part: two raised in one second (two zones,
+        # two admins) are two notices, not a conflict.
+        id=message_id or f"emergency-{now.astimezone(tz):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}",
         title=next(iter(content.values())).title,
         content=content,
         targets=targets,

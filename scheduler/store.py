@@ -8,6 +8,7 @@ Every change to a message is one transaction that writes the message and an audi
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.model import Kind, Message
+
+log = logging.getLogger("onthaal.scheduler")
 
 # Each entry upgrades the schema by one version. Never edit a released entry: add one.
 MIGRATIONS: tuple[str, ...] = (
@@ -153,6 +156,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._listeners: list[Callable[[], None]] = []
+        self._damaged: set[str] = set()
         self.migrate()
 
     @property
@@ -197,8 +201,13 @@ class Store:
         return message
 
     def delete(self, message_id: str, actor: str, at: datetime) -> None:
-        """Delete a message (kept in the audit trail)."""
-        before = self.get(message_id)
+        """Delete a message (kept in the audit trail), a damaged one too."""
+        try:
+            before: Message | None = self.get(message_id)
+        except StoreError:
+            if not self.exists(message_id):
+                raise
+            before = None  # damaged: the audit keeps no copy of what cannot be read
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute("UPDATE messages SET deleted = 1 WHERE id = ?", (message_id,))
@@ -209,6 +218,13 @@ class Store:
             raise
         self._changed()
 
+    def exists(self, message_id: str) -> bool:
+        """Whether a message with this id is stored (readable or not)."""
+        row = self._db.execute(
+            "SELECT 1 FROM messages WHERE id = ? AND deleted = 0", (message_id,)
+        ).fetchone()
+        return row is not None
+
     def end_emergencies(self, actor: str, at: datetime) -> int:
         """Delete every emergency notice; how many there were."""
         active = [m for m in self.messages() if m.kind is Kind.EMERGENCY]
@@ -217,18 +233,44 @@ class Store:
         return len(active)
 
     def get(self, message_id: str) -> Message:
-        """A message by id; raises :class:`StoreError` if there is none."""
+        """A message by id; raises :class:`StoreError` if there is none (or it is damaged)."""
         row = self._db.execute(
             "SELECT body FROM messages WHERE id = ? AND deleted = 0", (message_id,)
         ).fetchone()
         if row is None:
             raise StoreError(f"no message {message_id!r}")
-        return Message.model_validate_json(row[0])
+        message = self._load(message_id, row[0])
+        if message is None:
+            raise StoreError(
+                f"message {message_id!r} in {self._path} no longer passes the rules it was "
+                "checked by; it is not shown. Delete it (and add it again)"
+            )
+        return message
 
     def messages(self) -> list[Message]:
-        """Every message that is not deleted, by id."""
-        rows = self._db.execute("SELECT body FROM messages WHERE deleted = 0 ORDER BY id")
-        return [Message.model_validate_json(body) for (body,) in rows]
+        """Every message that is not deleted, by id (damaged ones left out, and logged)."""
+        rows = self._db.execute("SELECT id, body FROM messages WHERE deleted = 0 ORDER BY id")
+        return [m for i, body in rows if (m := self._load(i, body)) is not None]
+
+    def _load(self, message_id: str, body: str) -> Message | None:
+        """A stored message, or None (logged once) if it fails today's rules.
+
+        A message stored by an older version, or written into the file by hand, may not
+        pass: one such row must not break every list for everyone (it did: a time at the
+        end of the calendar made every page of messages a 500).
+        """
+        try:
+            return Message.model_validate_json(body)
+        except ValueError as exc:  # pydantic's ValidationError is one
+            if message_id not in self._damaged:
+                self._damaged.add(message_id)
+                log.warning(
+                    "message %r in %s is left out: %s",
+                    message_id,
+                    self._path,
+                    str(exc).splitlines()[:3],
+                )
+            return None
 
     def reader(self, *, any_thread: bool = False) -> Store:
         """Another connection to the same database, for reading on another thread.
@@ -295,7 +337,9 @@ class Store:
                 break
             for message_id, body in batch:
                 cursor = message_id
-                message = Message.model_validate_json(body)
+                message = self._load(message_id, body)
+                if message is None:
+                    continue
                 if keep is None or keep(message):
                     found.append(message)
                     if len(found) == limit:

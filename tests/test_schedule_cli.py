@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from onthaal.cli import main
-from onthaal.schedule_cli import parse_every
+from scheduler.parse import parse_every
 from tests.configs import isolated_config
 
 
@@ -104,3 +104,82 @@ def test_plain_words_become_rrules() -> None:
     both = parse_every("mon,wed 08:30-12:00 13:30-16:30")
     assert both.rrule == "FREQ=WEEKLY;BYDAY=MO,WE"
     assert [str(p) for p in both.dayparts] == ["08:30-12:00", "13:30-16:30"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (
+            ["--from", "0001-01-01T00:00+14:00"],
+            "--from 0001-01-01T00:00:00+14:00: must lie between",
+        ),
+        (["--from", "9999-12-31 23:59", "--until", ""], "--from"),
+        (["--until", "9999-12-31 23:59"], "--until 9999-12-31T23:59:00: must lie between"),
+        (["--targets", ","], "--targets ',': name at least one target"),
+        (["--targets", " "], "--targets ' ': name at least one target"),
+        (["--title", "Kerst\x00markt"], "title: character 6 is a control character"),
+        (["--rrule", "FREQ=DAILY"], "--every and --rrule: give one of the two"),
+    ],
+)
+def test_out_of_range_input_is_one_line_and_exit_2(
+    config: str, capsys: pytest.CaptureFixture[str], argv: list[str], reason: str
+) -> None:
+    """#20: these used to save the message and then crash printing it, or crash at once."""
+    full = list(KERST)
+    for option, value in zip(argv[::2], argv[1::2], strict=True):
+        if option in full:
+            at = full.index(option)
+            full[at : at + 2] = [option, value] if value else []
+        else:
+            full += [option, value]
+    code, _, err = run(capsys, "schedule", "add", "odd", "--config", config, *full)
+    assert code == 2, err
+    assert reason in err and "Traceback" not in err
+    code, out, _ = run(capsys, "schedule", "list", "--json", "--config", config)
+    assert code == 0 and json.loads(out) == [], "nothing was saved"
+
+
+@pytest.mark.parametrize("at", ["9999-12-31 23:00", "0001-01-01 00:00", "soon"])
+def test_a_preview_at_an_impossible_time_is_exit_2(
+    config: str, capsys: pytest.CaptureFixture[str], at: str
+) -> None:
+    code, _, err = run(capsys, "schedule", "preview", "--at", at, "--config", config)
+    assert code == 2 and err.startswith("--at ") and "Traceback" not in err
+
+
+def test_emergencies_in_the_same_second_and_a_link_in_one_language(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#20: a link no longer needs text in every site language; two notices raised in one
+    second are two notices, not a conflict."""
+    for zone in ("hall", "waiting"):
+        code, out, err = run(
+            capsys, "emergency", "start", "--text", f"nl=Brand in {zone}",
+            "--link", "https://a.be", "--config", config,
+        )  # fmt: skip
+        assert code == 0, err
+    code, out, _ = run(capsys, "schedule", "list", "--json", "--config", config)
+    notices = json.loads(out)
+    assert len(notices) == 2 and len({n["id"] for n in notices}) == 2
+    assert all(n["content"]["nl"]["link"] == "https://a.be/" for n in notices)
+    code, _, err = run(capsys, "emergency", "start", "--text", "nl=x", "--targets", ",",
+                       "--config", config)  # fmt: skip
+    assert code == 2 and "--targets" in err
+
+
+def test_a_locked_database_is_one_line_and_exit_1(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#20: another program holding the schedule: a runtime failure, said plainly."""
+    import sqlite3
+
+    run(capsys, "schedule", "list", "--config", config)  # creates the database
+    holder = sqlite3.connect(Path(config).parent / "var" / "schedule.sqlite", timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        code, _, err = run(capsys, "schedule", "add", "kerst", "--config", config, *KERST)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 1, err
+    assert "busy" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from onthaal.config import ConfigError
-from onthaal.schedule_cli import parse_targets
+from scheduler.parse import parse_targets
 
 _CLOCK = re.compile(r"^\d{2}:\d{2}$")
 

@@ -41,9 +41,9 @@ from onthaal.logs import use_simulated_time
 from onthaal.scenario.model import Expectation, Fault, Scenario, StaffAction
 from onthaal.scenario.plan import Plan, Step, Visit, make_plan
 from onthaal.scenario.progress import ProgressSink, Standing
-from onthaal.schedule_cli import parse_targets
 from robot.stats import Tee
 from scheduler.model import Message, emergency_notice
+from scheduler.parse import parse_targets
 
 LANGUAGE_NAMES = {"nl": "Dutch", "fr": "French", "en": "English", "de": "German"}
 REACTION_TIMEOUT = 3.0  # real seconds the robot may take to start speaking

@@ -35,10 +35,10 @@ from beacons.frames import FrameError, encode_eddystone_url
 from clock import Clock
 from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine, load_tablet_pages
-from onthaal.schedule_cli import BadInput, parse_every
 from onthaal.scheduler_stack import devices as config_devices
 from onthaal.scheduler_stack import url_beacons
 from onthaal.web.core import Core, CoreUnavailable, SimControls
+from onthaal.web.errors import install_error_handlers, validation_problems
 from onthaal.web.headers import SecurityHeaders
 from onthaal.web.limits import BodyLimit, GateFull, HashGate
 from onthaal.web.metrics import Metrics
@@ -61,6 +61,7 @@ from scheduler.model import (
     describe_recurrence,
     emergency_notice,
 )
+from scheduler.parse import InputError, recurrence_of, site_time
 from scheduler.resolve import Showing
 from scheduler.store import Store, StoreError
 from scheduler.validate import problems
@@ -166,10 +167,32 @@ ApiUser = Annotated[User, Depends(_api_user)]
 StaffUser = Annotated[User, Depends(_staff_user)]
 
 
+def _field_time(field: str, value: datetime, tz: ZoneInfo) -> datetime:
+    """A body's time in the site's zone and the schedule's window, or 422 naming it."""
+    try:
+        return site_time(value, tz)
+    except InputError as exc:
+        raise _unprocessable([f"{field}: {exc}"]) from None
+
+
+def _query_time(field: str, value: datetime, tz: ZoneInfo) -> datetime:
+    """A query's time in the site's zone and the schedule's window, or 422 naming it."""
+    try:
+        return site_time(value, tz)
+    except InputError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["query", field], "msg": str(exc), "type": "value_error"}],
+        ) from None
+
+
 def _unprocessable(found: list[str]) -> HTTPException:
     return HTTPException(
         status.HTTP_422_UNPROCESSABLE_CONTENT,
-        [{"loc": [p.split(":", 1)[0]], "msg": p.split(":", 1)[-1].strip()} for p in found],
+        [
+            {"loc": [p.split(":", 1)[0]], "msg": p.split(":", 1)[-1].strip(), "type": "value_error"}
+            for p in found
+        ],
     )
 
 
@@ -207,6 +230,7 @@ def create_app(services: WebServices) -> FastAPI:
     app = FastAPI(title="Onthaal", version="1", docs_url=None, redoc_url=None)
     app.include_router(app_tablet)  # the robot's tablet: visitor pages, no staff session
     app.state.services = services
+    install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=config.web.max_body)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
@@ -242,14 +266,12 @@ def create_app(services: WebServices) -> FastAPI:
     def to_message(data: MessageIn, user: User, message_id: str | None = None) -> Message:
         if data.kind is Kind.EMERGENCY:
             require_role(user, "admin")  # before anything else is looked at
-        recurrence = data.recurrence
-        if data.every:
-            try:
-                recurrence = parse_every(data.every)
-            except BadInput as exc:
-                raise _unprocessable([f"every: {exc}"]) from None
-        starts = data.starts if data.starts.tzinfo else data.starts.replace(tzinfo=tz)
-        ends = data.ends if data.ends is None or data.ends.tzinfo else data.ends.replace(tzinfo=tz)
+        try:
+            recurrence = recurrence_of(data.every, data.recurrence)
+        except InputError as exc:
+            raise _unprocessable([f"every: {exc}"]) from None
+        starts = _field_time("starts", data.starts, tz)
+        ends = None if data.ends is None else _field_time("ends", data.ends, tz)
         try:
             message = Message(
                 id=message_id or data.id,
@@ -393,7 +415,7 @@ def create_app(services: WebServices) -> FastAPI:
         """One page of messages by id; ``Link: <…>; rel="next"`` and ``X-Total-Count``."""
         keep = None
         if active_at is not None:
-            at = active_at if active_at.tzinfo else active_at.replace(tzinfo=tz)
+            at = _query_time("active_at", active_at, tz)
 
             def keep(message: Message) -> bool:
                 return bool(message.occurrences(tz, at, at + _SECOND))
@@ -449,14 +471,21 @@ def create_app(services: WebServices) -> FastAPI:
 
     @app.delete("/api/v1/messages/{message_id}", status_code=status.HTTP_204_NO_CONTENT)
     async def delete_message(user: ApiUser, message_id: str) -> Response:
-        may_change_message(user, _get(services.store, message_id), None)
+        try:
+            may_change_message(user, _get(services.store, message_id), None)
+        except HTTPException as exc:
+            if exc.status_code != status.HTTP_404_NOT_FOUND:
+                raise
+            if not services.store.exists(message_id):
+                raise
+            require_role(user, "admin")  # stored but unreadable: an admin removes it
         now = services.clock.now()
         await off_loop(lambda store: store.delete(message_id, user.name, now))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @app.get("/api/v1/preview")
     async def preview(user: ApiUser, at: datetime) -> dict[str, Any]:
-        moment = at if at.tzinfo else at.replace(tzinfo=tz)
+        moment = _query_time("at", at, tz)
         try:
             showing = await services.core.preview(moment)
         except CoreUnavailable as exc:
@@ -775,7 +804,7 @@ def create_app(services: WebServices) -> FastAPI:
             )
             response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
             return response
-        except (ValidationError, StoreError, BadInput, ValueError) as exc:
+        except (ValidationError, StoreError, InputError, ValueError) as exc:
             response = page(
                 request,
                 "editor.html",
@@ -1056,6 +1085,13 @@ def _form_from(message: Message, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def _message_in(form: dict[str, Any], languages: Sequence[str], device_ids: set[str]) -> MessageIn:
+    uploads = sorted(key for key, value in form.items() if not isinstance(value, str))
+    if uploads:  # a file part would be stored as the text "UploadFile(...)"
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["form", uploads[0]], "msg": "a file cannot be sent here; type the text",
+              "type": "value_error"}],
+        )  # fmt: skip
     content: dict[str, dict[str, str]] = {}
     for language in languages:
         title = str(form.get(f"title_{language}", "")).strip()
@@ -1086,13 +1122,12 @@ def _message_in(form: dict[str, Any], languages: Sequence[str], device_ids: set[
                 "starts": starts,
                 "ends": ends or None,
                 "every": str(form.get("every", "")).strip() or None,
-                "priority": int(str(form.get("priority", "50")) or 50),
+                "priority": str(form.get("priority", "")).strip() or 50,
             }
         )
     except ValidationError as exc:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()],
+            status.HTTP_422_UNPROCESSABLE_CONTENT, validation_problems(exc.errors())
         ) from None
 
 
