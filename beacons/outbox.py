@@ -51,8 +51,13 @@ class OutboxItem:
 class Outbox:
     """The outbox in one SQLite file (``":memory:"`` for a throwaway one)."""
 
-    def __init__(self, path: Path | str) -> None:
-        """Open (and create or migrate) the outbox at ``path``."""
+    def __init__(self, path: Path | str, *, busy_timeout: float = 5.0) -> None:
+        """Open (and create or migrate) the outbox at ``path``.
+
+        ``busy_timeout``: real seconds a write waits for a database another program holds
+        before it raises ``sqlite3.OperationalError`` (short on the robot's loop; the
+        caller tries again later).
+        """
         if str(path) != ":memory:":
             # What screens are told is nobody else's to read on the machine: 0600 in a
             # folder made 0700 (as scheduler.store.private_database does; beacons does
@@ -62,7 +67,7 @@ class Outbox:
                 file.parent.mkdir(mode=0o700, parents=True)
             if not file.exists():
                 os.close(os.open(file, os.O_CREAT | os.O_WRONLY, 0o600))
-        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=busy_timeout)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
         self._migrate()

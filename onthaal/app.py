@@ -29,6 +29,7 @@ from hw_sim.mqtt_broker import EmbeddedBroker
 from hw_sim.mqtt_in_flight import MqttInFlight
 from hw_sim.pepper import PepperSettings, SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
+from onthaal.backup import BackupError, site_lock
 from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
 from onthaal.config import Config, config_warnings
 from onthaal.dialogue_setup import load_tablet_pages
@@ -393,7 +394,7 @@ def scheduler_children(
         await beacons_ready.wait()
         await dispatcher.run()
 
-    return [ChildSpec("scheduler", run)], dispatcher
+    return [ChildSpec("scheduler", run, probe=dispatcher.problem)], dispatcher
 
 
 class WebParts:
@@ -578,6 +579,15 @@ async def serve(config: Config, mode: Mode) -> int:
 
     Returns the process exit code: 0 after a clean stop, 1 if the supervisor gave up.
     """
+    try:
+        with site_lock(config, mode.config_path):
+            return await _serve_locked(config, mode)
+    except BackupError as exc:  # another Onthaal holds this site's data
+        print(exc, file=sys.stderr)
+        return 2
+
+
+async def _serve_locked(config: Config, mode: Mode) -> int:
     clock, virtual = build_clock(config, mode)
     journal = _journal(config, clock)
     try:

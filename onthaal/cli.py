@@ -15,6 +15,7 @@ from pathlib import Path
 
 from onthaal import __version__
 from onthaal.app import Mode, serve, serve_sim_robot
+from onthaal.backup import BackupError, backup, restore
 from onthaal.beacons_cli import add_parser as add_beacons_parser
 from onthaal.beacons_cli import run_beacons_command
 from onthaal.config import Config, ConfigError, config_warnings, listen_url, load_config
@@ -102,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a site mosquitto's password file, ACL and config snippet for "
         "Onthaal and every display",
     ).add_argument("folder", help="where to write them (e.g. /etc/mosquitto/onthaal)")
+    commands.add_parser(
+        "backup",
+        parents=[common],
+        help="copy every database (consistently, while Onthaal runs) and the site's keys",
+    ).add_argument("destination", help="a new or empty folder")
+    commands.add_parser(
+        "restore",
+        parents=[common],
+        help="put a backup back (Onthaal stopped); what it replaces is kept beside it",
+    ).add_argument("source", help="a folder made by 'onthaal backup'")
 
     for name, text in (
         ("run", "run against the real hardware named in the config"),
@@ -191,6 +202,22 @@ def _init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _backup_or_restore(args: argparse.Namespace, config: Config) -> int:
+    try:
+        if args.command == "backup":
+            done = backup(config, Path(args.config), Path(args.destination))
+        else:
+            done = restore(config, Path(args.config), Path(args.source))
+    except BackupError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for line in done:
+        print(line)
+    verb = "backed up" if args.command == "backup" else "restored"
+    print(f"{len(done)} file(s) {verb}")
+    return EXIT_OK
+
+
 def entry() -> None:
     """The ``onthaal`` console script: run :func:`main` and end the process."""
     finish(main())
@@ -250,6 +277,8 @@ def _command(args: argparse.Namespace) -> int:
         return run_users_command(args, config, Path(args.config))
     if args.command in ("schedule", "emergency"):
         return run_schedule_command(args, config, Path(args.config))
+    if args.command in ("backup", "restore"):
+        return _backup_or_restore(args, config)
     if args.command == "mqtt-config":
         accounts = mqtt_accounts(config, Path(args.config))
         conf = accounts.write_mosquitto_files(

@@ -15,6 +15,8 @@ from clock import Clock
 from hw_sim.broker_access import BrokerAccess
 from onthaal.config import Config
 from onthaal.mqtt_accounts import ONTHAAL, MqttAccounts
+from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT
+from scheduler.store import check_database_file
 
 
 def broker_settings(
@@ -67,7 +69,10 @@ def build_signage(
     on_client: Callable[[aiomqtt.Client], None] | None = None,
 ) -> Signage:
     """The signage driver for every configured display, with its outbox opened."""
-    outbox = Outbox(config_path.parent / config.mqtt.outbox)
+    path = config_path.parent / config.mqtt.outbox
+    check_database_file(path)  # never take an empty or foreign file for a new outbox
+    # On the robot's loop: a write waits briefly for a busy file; the dispatcher retries.
+    outbox = Outbox(path, busy_timeout=LOOP_BUSY_TIMEOUT)
     settings = broker_settings(config, config_path, on_client)
     return Signage(
         settings,

@@ -11,9 +11,11 @@ in :meth:`Dispatcher.status`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,9 @@ log = logging.getLogger("onthaal.scheduler")
 
 HORIZON = timedelta(days=8)  # how far ahead the timeline is expanded at a time
 WATCH_EVERY = 2.0  # real seconds between looks for changes made by another process
+RETRY_INITIAL = 1.0  # seconds before content that could not be stored is tried again
+RETRY_MAX = 60.0
+UNRECORDED_MAX = 10_000  # delivery records kept in memory while the database is busy
 
 
 class DisplaySink(Protocol):
@@ -125,6 +130,14 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._beacon_queue: asyncio.Queue[tuple[int, int, str, str, str]] = asyncio.PriorityQueue()
         self._sequence = 0
+        # Content a sink could not take (its database busy or full): tried again, later.
+        self._retry_after = RETRY_INITIAL
+        self._retry_at: datetime | None = None
+        self._problem: str | None = None
+        # Delivery records the schedule database could not take yet, oldest first.
+        self._unrecorded: collections.deque[tuple[str, str, datetime, dict[str, Any]]] = (
+            collections.deque(maxlen=UNRECORDED_MAX)
+        )
         self.passes = 0  # how many times the schedule was resolved (for tests and metrics)
         store.on_change(self.wake)
         if displays is not None:
@@ -212,8 +225,11 @@ class Dispatcher:
             )
             self.passes += 1
             self._resolved = showing
+            self._flush_records()
             self._deliver(showing)
             wake_at = timeline.next_change(now) or timeline.end
+            if self._retry_at is not None:
+                wake_at = min(wake_at, self._retry_at)
             if any(self._tied(s, timeline, now) for s in showing.values()):
                 wake_at = min(wake_at, rotation_boundary(now, self._rotate_every))
             if self._stale:
@@ -261,24 +277,82 @@ class Dispatcher:
 
     # -- delivering -------------------------------------------------------------------------
 
+    def problem(self) -> str | None:
+        """None when every decision reached its devices' queues; else what is held up."""
+        return self._problem
+
     def _deliver(self, showing: Mapping[str, Showing]) -> None:
+        """Hand what changed to the displays and beacons.
+
+        A display counts as given its content only once the signage driver has taken
+        it (stored in the outbox): if that fails (the outbox database busy or full),
+        the device keeps its old state here, the failure shows in its status and in
+        :meth:`problem`, and the next round tries again after a back-off. Marking it
+        first lost the content until a restart.
+        """
         changed = [s for s in showing.values() if self._showing.get(s.device) != s.content_id]
         changed.sort(key=lambda s: not s.emergency)  # emergencies first
-        displays: dict[str, ContentMessage] = {}
+        displays: dict[str, tuple[Showing, ContentMessage]] = {}
         for item in changed:
-            self._showing[item.device] = item.content_id
             status = self._status[item.device]
             status.wanted, status.failed = item.content_id, None
             if self._kinds[item.device] == "display":
                 message = self._display_content(item)
-                if message is not None:
-                    displays[item.device] = message
+                if message is not None and self._displays is not None:
+                    displays[item.device] = (item, message)
                     status.wanted = message.content_id
+                    continue
             else:
                 self._deliver_to_beacon(item)
+            self._showing[item.device] = item.content_id
         if displays and self._displays is not None:
             log.info("content for %d display(s)", len(displays))
-            self._displays.push_many(displays)
+            try:
+                self._displays.push_many({d: m for d, (_, m) in displays.items()})
+            except (sqlite3.Error, OSError) as exc:
+                self._held_up(sorted(displays), exc)
+                return
+            for device, (item, _) in displays.items():
+                self._showing[device] = item.content_id
+        if self._retry_at is not None and not self._unrecorded:
+            log.info("content is being taken again")
+        if not self._unrecorded:
+            self._retry_at, self._retry_after, self._problem = None, RETRY_INITIAL, None
+
+    def _held_up(self, devices: list[str], exc: BaseException) -> None:
+        wait = self._retry_after
+        reason = f"content not stored for sending ({exc}); trying again in {wait:g} s"
+        log.warning("%d display(s): %s", len(devices), reason)
+        for device in devices:
+            self._status[device].failed = reason
+        self._problem = f"{len(devices)} display(s) waiting: {reason}"
+        self._retry_at = self._clock.now() + timedelta(seconds=wait)
+        self._retry_after = min(wait * 2, RETRY_MAX)
+
+    def _record(self, device: str, content_id: str, at: datetime, **details: Any) -> None:
+        """Write a delivery record; kept and written later if the database is busy."""
+        self._unrecorded.append((device, content_id, at, details))
+        self._flush_records()
+
+    def _flush_records(self) -> None:
+        while self._unrecorded:
+            device, content_id, at, details = self._unrecorded[0]
+            try:
+                self._store.record_delivery(device, content_id, at, **details)
+            except sqlite3.Error as exc:
+                wait = self._retry_after
+                self._problem = (
+                    f"{len(self._unrecorded)} delivery record(s) not written yet ({exc}); "
+                    f"trying again in {wait:g} s"
+                )
+                log.warning("%s", self._problem)
+                first = self._retry_at is None
+                self._retry_at = self._clock.now() + timedelta(seconds=wait)
+                self._retry_after = min(wait * 2, RETRY_MAX)
+                if first:
+                    self.wake()  # so the dispatch loop's sleep ends when the retry is due
+                return
+            self._unrecorded.popleft()
 
     def _display_content(self, item: Showing) -> ContentMessage | None:
         if item.message is not None:
@@ -307,9 +381,7 @@ class Dispatcher:
         if default.beacon_mode == "id":
             if content and self._beacons is not None:
                 self._beacons.set_feed_content(item.device, Content(languages=content))
-                self._store.record_delivery(
-                    item.device, item.content_id, self._clock.now(), ok=True
-                )
+                self._record(item.device, item.content_id, self._clock.now(), ok=True)
                 self._confirmed(item.device, item.content_id)
             return
         url = self._link(content) if item.message else default.url
@@ -346,21 +418,17 @@ class Dispatcher:
             now = self._clock.now()
             for device, outcome in results.items():
                 content_id = wanted[device][1]
-                self._store.record_delivery(
-                    device,
-                    content_id,
-                    now,
-                    ok=outcome.ok,
-                    attempts=outcome.attempts,
+                self._record(
+                    device, content_id, now, ok=outcome.ok, attempts=outcome.attempts,
                     error=outcome.error,
-                )
+                )  # fmt: skip
                 if outcome.ok:
                     self._confirmed(device, content_id)
                 else:
                     self._status[device].failed = outcome.error
 
     def _display_delivered(self, delivery: Any) -> None:
-        self._store.record_delivery(delivery.display, delivery.content_id, delivery.at, ok=True)
+        self._record(delivery.display, delivery.content_id, delivery.at, ok=True)
         self._confirmed(delivery.display, delivery.content_id)
 
     def _confirmed(self, device: str, content_id: str) -> None:

@@ -7,6 +7,7 @@ Every change to a message is one transaction that writes the message and an audi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -86,10 +87,13 @@ def private_database(path: Path | str) -> None:
 
 
 def check_database_file(path: Path | str) -> None:
-    """Refuse a file that is there but is no SQLite database (never replace it).
+    """Refuse a file that is there but is no Onthaal database (never replace it).
 
     A zero-byte file used to be taken silently as a new empty database: every message,
-    account or audit entry gone without a word. Missing files are fine (created).
+    account or audit entry gone without a word. A damaged file (garbage pages, cut off
+    mid-page) gave tracebacks or a crash loop; another program's database would have had
+    Onthaal's tables added to it. Each is refused with one line naming the file. Missing
+    files are fine (created).
     """
     if str(path) == ":memory:":
         return
@@ -107,6 +111,23 @@ def check_database_file(path: Path | str) -> None:
     with file.open("rb") as handle:
         if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
             raise DatabaseUnusable(f"{file}: is not an SQLite database; not opened, not changed")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{file}?mode=ro", uri=True)) as db:
+            verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        verdict, version, tables = str(exc), None, None
+    if verdict != "ok":
+        raise DatabaseUnusable(
+            f"{file}: is damaged ({str(verdict)[:120]}); not opened, not changed. Restore it "
+            "from a backup (onthaal restore)"
+        )
+    if version == 0 and tables:
+        raise DatabaseUnusable(
+            f"{file}: is another program's SQLite database (it has tables, none of "
+            "Onthaal's); not opened, not changed"
+        )
 
 
 @dataclass(frozen=True)
@@ -138,16 +159,24 @@ class Store:
     """The schedule database."""
 
     def __init__(
-        self, path: Path | str, *, busy_timeout: float = 5.0, any_thread: bool = False
+        self,
+        path: Path | str,
+        *,
+        busy_timeout: float = 5.0,
+        any_thread: bool = False,
+        check: bool = True,
     ) -> None:
         """Open ``path`` (created and migrated as needed; ``":memory:"`` for tests).
 
         ``busy_timeout``: real seconds a call waits for a database another program holds
         locked before it raises ``sqlite3.OperationalError`` (keep it short on a loop
         the robot shares). ``any_thread``: the connection may be used from worker
-        threads, one at a time (the caller serialises).
+        threads, one at a time (the caller serialises). ``check``: refuse an empty,
+        damaged or foreign file first (:func:`check_database_file`; a second connection
+        to a file already opened skips it).
         """
-        check_database_file(path)
+        if check:
+            check_database_file(path)
         private_database(path)
         self._path = str(path)
         self._db = sqlite3.connect(
@@ -280,7 +309,7 @@ class Store:
         """
         if self._path == ":memory:":
             return self
-        return Store(self._path, busy_timeout=2.0, any_thread=any_thread)
+        return Store(self._path, busy_timeout=2.0, any_thread=any_thread, check=False)
 
     @property
     def in_memory(self) -> bool:

@@ -451,3 +451,54 @@ async def test_a_delivery_that_fails_twice_then_succeeds_is_recorded_so(
     assert [(d.ok, d.attempts) for d in delivered] == [(True, 3)]
     assert dispatcher.status()["hall-door"].delivered == "kerst.v1"
     assert field.beacons["hall-door"].frame == encode_eddystone_url("https://aalter.be/kerst")
+
+
+class OutboxScreens(Screens):
+    """Displays behind a real outbox file, as the signage driver stores content."""
+
+    def __init__(self, path: Path) -> None:
+        from beacons.outbox import Outbox
+
+        super().__init__()
+        self.outbox = Outbox(path, busy_timeout=0.05)
+
+    def push_many(self, messages: Mapping[str, ContentMessage]) -> None:
+        self.outbox.accept(((d, m.content_id, m.to_json()) for d, m in messages.items()),
+                           datetime.now(UTC))  # fmt: skip
+        super().push_many(messages)
+
+
+async def test_content_the_outbox_could_not_take_is_retried_and_reported_not_lost(
+    tmp_path: Path,
+) -> None:
+    """#20 (H7): with the outbox locked by another program, the dispatcher used to mark
+    the content as out, so it was never sent until a restart. It now keeps trying, says
+    why in the device's status and in its health, and delivers once the lock is gone."""
+
+    async with VirtualClock(local("2026-10-22 08:00"), settle=0.002) as clock:
+        store = Store(tmp_path / "s.sqlite")
+        screens = OutboxScreens(tmp_path / "outbox.sqlite")
+        dispatcher = Dispatcher(store, DEVICES, DEFAULTS, BRUSSELS, clock, displays=screens)
+        runner = asyncio.create_task(dispatcher.run())
+        try:
+            await settle(clock, local("2026-10-22 08:01"))
+            holder = sqlite3.connect(tmp_path / "outbox.sqlite", isolation_level=None)
+            holder.execute("BEGIN EXCLUSIVE")  # another program holds the outbox
+            store.add(WEEK[0], "an", clock.now())  # mornings, from 08:30
+            await settle(clock, local("2026-10-22 08:45"))
+            status = dispatcher.status()["hall-info"]
+            assert status.wanted == "mornings.v1" and status.delivered != "mornings.v1"
+            assert status.failed is not None and "locked" in status.failed
+            assert "display(s) waiting" in (dispatcher.problem() or "")
+            holder.execute("ROLLBACK")
+            holder.close()
+            await settle(clock, local("2026-10-22 08:47"))  # the back-off is at most 60 s
+            assert screens.shown["hall-info"] == "mornings.v1"
+            rows = screens.outbox._db.execute(
+                "SELECT content_id FROM outbox WHERE display = 'hall-info'"
+            ).fetchall()
+            assert ("mornings.v1",) in rows
+            assert dispatcher.problem() is None and dispatcher.status()["hall-info"].failed is None
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
