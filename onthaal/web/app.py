@@ -42,6 +42,7 @@ from onthaal.web.errors import install_error_handlers, validation_problems
 from onthaal.web.headers import SecurityHeaders
 from onthaal.web.limits import BodyLimit, GateFull, HashGate
 from onthaal.web.metrics import Metrics
+from onthaal.web.openapi import document_responses
 from onthaal.web.security import (
     LoginLimiter,
     api_user,
@@ -863,6 +864,7 @@ def create_app(services: WebServices) -> FastAPI:
     async def audit_page(request: Request, user: StaffUser) -> HTMLResponse:
         return page(request, "audit.html", user, entries=list(reversed(services.store.audit())))
 
+    document_responses(app)
     return app
 
 

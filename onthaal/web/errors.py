@@ -18,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from onthaal.web.openapi import allowed_methods
+
 MAX_PROBLEMS = 20
 MAX_MESSAGE = 300  # characters of one problem's message
 _UNPARSED = "There was an error parsing the body"  # FastAPI's words for a body it cannot read
@@ -59,9 +61,14 @@ def install_error_handlers(app: FastAPI) -> None:
                     "hundred levels, numbers of at most 4300 digits")}]},
                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             )  # fmt: skip
+        headers = dict(exc.headers or {})
+        if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            # Starlette names the methods of the first route it found; a path can have
+            # several (GET and POST /api/v1/messages are two routes).
+            headers["Allow"] = ", ".join(allowed_methods(request.app, dict(request.scope)))
         detail: Any = exc.detail
         if isinstance(detail, str):
             detail = plain(detail)
         elif isinstance(detail, list):
             detail = validation_problems(detail)
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
