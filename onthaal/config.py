@@ -76,7 +76,9 @@ ListenUrl = Annotated[str, AfterValidator(listen_url)]
 class Section(BaseModel):
     """Base of every config section: strict about unknown keys, immutable once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every number a real one: 'inf' and 'nan' are TOML floats that only break later
+    # (sim.speed = inf crashed the clock; ack_timeout = inf never retried).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SiteConfig(Section):
@@ -242,7 +244,10 @@ def _hours(value: list[str]) -> list[str]:
         if not match:
             raise ValueError(f"invalid opening hours {item!r} (expected 'HH:MM-HH:MM')")
         start, end = item.split("-")
-        if not (start < end) or not (previous <= start) or int(match[1]) > 23 or int(match[3]) > 24:
+        hour_from, minute_from, hour_to, minute_to = (int(match[n]) for n in range(1, 5))
+        if hour_from > 23 or minute_from > 59 or minute_to > 59 or (hour_to, minute_to) > (24, 0):
+            raise ValueError(f"invalid opening hours {item!r} (no such time of day)")
+        if not (start < end) or not (previous <= start):
             raise ValueError(f"invalid opening hours {item!r} (times out of order)")
         previous = end
     return value
@@ -304,6 +309,16 @@ class BehavioursConfig(Section):
     resume_battery: int = Field(
         default=60, ge=0, le=100, description="Resume helping from this charge (%)."
     )
+
+    @model_validator(mode="after")
+    def _battery_ordered(self) -> Self:
+        if self.low_battery >= self.resume_battery:
+            raise ValueError(
+                f"low_battery ({self.low_battery}) must be below resume_battery "
+                f"({self.resume_battery}): the robot would rest and resume at once"
+            )
+        return self
+
     regreet_after: float = Field(
         default=300.0, ge=0, description="Seconds before the same visitor is greeted again."
     )
@@ -361,6 +376,15 @@ class SupervisorConfig(Section):
     shutdown_timeout: float = Field(
         default=5.0, gt=0, description="Seconds each child gets to stop on shutdown."
     )
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> Self:
+        if self.backoff_initial > self.backoff_max:
+            raise ValueError(
+                f"backoff_initial ({self.backoff_initial:g}) is above backoff_max "
+                f"({self.backoff_max:g})"
+            )
+        return self
 
 
 class TlsConfig(Section):
@@ -740,6 +764,8 @@ def parse_config(text: str, name: str = "robot.toml") -> Config:
     """Parse and validate config text; ``name`` is used in error messages."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError([f"{name}: nested too deeply to be a config file"]) from None
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_POSITION.match(str(exc))
         if match:
@@ -748,6 +774,8 @@ def parse_config(text: str, name: str = "robot.toml") -> Config:
         raise ConfigError([f"{name}: not valid TOML: {exc}"]) from None
     try:
         return Config.model_validate(data)
+    except RecursionError:
+        raise ConfigError([f"{name}: nested too deeply to be a config file"]) from None
     except ValidationError as exc:
         raise ConfigError([f"{name}: {_describe(err)}" for err in exc.errors()]) from None
 

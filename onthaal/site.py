@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import sqlite3
+import ssl
 from pathlib import Path
 
 from clock import RealClock
@@ -102,7 +103,23 @@ def check_site(config: Config, config_path: Path) -> list[str]:
             reason = _foreign_database(path)
         if reason is not None:
             problems.append(f"{config_path}: {key}: {path}: {reason}")
+    tls = config.mqtt.tls
+    if tls.enabled and tls.ca_file:
+        reason = _unusable_ca(base / tls.ca_file)
+        if reason is not None:
+            problems.append(f"{config_path}: [mqtt] tls.ca_file: {base / tls.ca_file}: {reason}")
     return problems
+
+
+def _unusable_ca(path: Path) -> str | None:
+    """Why ``path`` cannot verify a broker (missing, unreadable, not PEM), or None."""
+    if not path.is_file():
+        return "no such file"
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        return f"not a CA certificate in PEM ({exc})"
+    return None
 
 
 def _content_paths(config: Config) -> list[tuple[str, str]]:

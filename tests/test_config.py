@@ -187,6 +187,38 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
         VALID + "\n[sim]\nspeed = -2\n",
         ["sim.speed: input should be greater than 0 (got -2)"],
     ),
+    # #20: configs check-config used to pass that run then crashed on or misread
+    ("infinite speed", VALID + "\n[sim]\nspeed = inf\n", ["sim.speed: input should be a finite"]),
+    (
+        "ack timeout not a number",
+        VALID + "\n[mqtt]\nack_timeout = nan\n",
+        ["mqtt.ack_timeout: input should be a finite number"],
+    ),
+    (
+        "back-off upside down",
+        VALID + "\n[supervisor]\nbackoff_initial = 100\nbackoff_max = 30\n",
+        ["supervisor: backoff_initial (100) is above backoff_max (30)"],
+    ),
+    (
+        "battery thresholds upside down",
+        VALID + "\n[behaviours]\nlow_battery = 90\nresume_battery = 60\n",
+        ["behaviours: low_battery (90) must be below resume_battery (60)"],
+    ),
+    (
+        "opening hours past midnight",
+        VALID + '\n[opening_hours]\nfriday = ["08:00-24:30"]\n',
+        ["invalid opening hours '08:00-24:30' (no such time of day)"],
+    ),
+    (
+        "nested thousands deep",
+        "x = " + "[" * 100_000 + "]" * 100_000 + "\n",
+        ["nested too deeply to be a config file"],
+    ),
+    (
+        "inline tables thousands deep",
+        "x = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n",
+        ["nested too deeply to be a config file"],
+    ),
 ]
 
 
@@ -331,3 +363,17 @@ def test_an_embedded_mosquitto_that_is_not_installed_is_a_config_error(
     assert "mqtt.broker: mosquitto is not installed" in capsys.readouterr().err
     path.write_text(VALID + '\n[mqtt]\nbroker = "auto"\n')  # then amqtt, as before
     assert load_config(path).mqtt.broker == "auto"
+
+
+def test_check_config_refuses_a_tls_ca_file_that_is_not_there_or_not_a_certificate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#20: `tls.enabled` with a missing CA file passed, and the broker link failed later."""
+    from tests.configs import isolated_config
+
+    config = isolated_config(tmp_path, mqtt__tls='{ enabled = true, ca_file = "site-ca.pem" }')
+    assert main(["check-config", str(config)]) == 2
+    assert "[mqtt] tls.ca_file: " in capsys.readouterr().err
+    (tmp_path / "site-ca.pem").write_text("not a certificate")
+    assert main(["check-config", str(config)]) == 2
+    assert "not a CA certificate in PEM" in capsys.readouterr().err

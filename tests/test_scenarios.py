@@ -315,3 +315,112 @@ async def test_the_same_seed_gives_the_same_journal_at_any_speed(tmp_path: Path)
         await runner.run()
         journals.append(journal.getvalue())
     assert journals[0] == journals[1]
+
+
+def _with(extra: str = "", replace: tuple[str, str] | None = None) -> str:
+    text = SMALL if replace is None else SMALL.replace(*replace, 1)
+    return text + extra
+
+
+#: #20: broken scenario files that gave tracebacks, failed mid-run, or were taken silently.
+BROKEN = {
+    "an unknown intent": (
+        _with(replace=("questions = {", 'intents = ["no-such-intent"]\nquestions = {')),
+        "visitors.intents: unknown intent 'no-such-intent'",
+    ),
+    "a display-off fault at no display": (
+        _with('\n[[faults]]\nat = "09:05"\nkind = "display-off"\ntarget = "attic"\n'),
+        "faults.0.target: no display 'attic'",
+    ),
+    "a beacon fault at no beacon": (
+        _with('\n[[faults]]\nat = "09:05"\nkind = "beacon-out-of-range"\ntarget = "nope"\n'),
+        "faults.0.target: no beacon 'nope'",
+    ),
+    "every language weight 0": (
+        _with(replace=("languages = { nl = 0.5, fr = 0.5 }", "languages = { nl = 0, fr = 0 }")),
+        "at least one weight must be above 0",
+    ),
+    "a day in 9999": (
+        _with(replace=('date = "2026-12-01"', 'date = "9999-12-31"')),
+        "day.date: input should be less than 2100-01-01",
+    ),
+    "staff text over 120 characters": (
+        _with(replace=('"Loket 3 sluit om 11 uur"', '"' + "x" * 121 + '"')),
+        "staff.0.text: nl: at most 120 characters",
+    ),
+    "empty staff text": (
+        _with(replace=('"Loket 3 sluit om 11 uur"', '" "')),
+        "staff.0.text: nl: empty text",
+    ),
+    "until before at": (
+        _with(replace=('targets = "group:hall"', 'targets = "group:hall"\nuntil = "08:45"')),
+        "staff.0: until (08:45) is not after at (09:00)",
+    ),
+    "two staff actions with one id": (
+        _with(
+            '\n[[staff]]\nat = "09:10"\naction = "schedule"\nid = "loket-3"\n'
+            'text = { nl = "Nog eens" }\n'
+        ),
+        "staff.1.id: 'loket-3' is used twice",
+    ),
+    "display-shows at no display": (
+        _with(replace=('display = "hall-info"', 'display = "attic"')),
+        "expect.1.display: no display 'attic'",
+    ),
+    "an arrival outside the day": (
+        _with(replace=('"09:20"]', '"23:00"]')),
+        "visitors.arrivals.3: 23:00 is outside the day",
+    ),
+    "staff targets no display": (
+        _with(replace=('targets = "group:hall"', 'targets = "display:nope"')),
+        "staff.0.targets: unknown display 'nope'",
+    ),
+    "a check after closing": (
+        _with(replace=('at = "09:30"', 'at = "23:10"')),
+        "expect.1.at: 23:10 is outside the day",
+    ),
+    "nested thousands deep": ("x = " + "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_scenario_is_refused_before_the_day_starts_naming_the_key(
+    tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from onthaal.cli import main
+
+    text, named = BROKEN[case]
+    scenario = tmp_path / "broken.toml"
+    scenario.write_text(text, encoding="utf-8")
+    config = isolated_config(tmp_path)
+    assert main(["sim", "--config", str(config), "--scenario", str(scenario), "--fast"]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err, err
+    assert not (tmp_path / "var" / "sim").exists() or not any(
+        (tmp_path / "var" / "sim").iterdir()
+    ), "nothing ran"
+
+
+@pytest.mark.parametrize(
+    ("what", "says"),
+    [("folder", "is a folder, not a scenario file"), ("latin-1", "not UTF-8 text")],
+)
+def test_a_scenario_that_is_no_text_file_is_one_line_and_exit_2(
+    tmp_path: Path, what: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from onthaal.cli import main
+
+    scenario = tmp_path / "s"
+    if what == "folder":
+        scenario.mkdir()
+    else:
+        scenario.write_bytes(SMALL.replace("Small", "Caf\xe9").encode("latin-1"))
+    config = isolated_config(tmp_path)
+    assert main(["sim", "--config", str(config), "--scenario", str(scenario)]) == 2
+    assert says in capsys.readouterr().err
+    report = tmp_path / "missing" / "report.json"
+    scenario = tmp_path / "ok.toml"
+    scenario.write_text(SMALL)
+    assert main(["sim", "--config", str(config), "--scenario", str(scenario),
+                 "--report", str(report)]) == 2  # fmt: skip
+    assert "--report: " in capsys.readouterr().err

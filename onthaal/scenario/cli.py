@@ -11,8 +11,11 @@ import signal
 import sys
 from pathlib import Path
 
+from clock import RealClock
+from dialogue.kb import KnowledgeBaseError
 from onthaal.config import Config, ConfigError
-from onthaal.scenario.model import load_scenario
+from onthaal.dialogue_setup import build_engine
+from onthaal.scenario.model import load_scenario, site_problems
 from onthaal.scenario.progress import progress_for
 from onthaal.scenario.report import write_report
 from onthaal.scenario.runner import RunResult, ScenarioRun, summary_lines, write
@@ -64,9 +67,23 @@ def run_scenario_command(args: argparse.Namespace, config: Config, config_path: 
     """Run the scenario named on the command line; the exit code."""
     try:
         scenario = load_scenario(args.scenario)
+        kb = build_engine(config, config_path, RealClock()).kb
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 2
+    except KnowledgeBaseError as exc:
+        for problem in exc.problems:
+            print(f"[dialogue] knowledge_base: {problem}", file=sys.stderr)
+        return 2
+    problems = site_problems(scenario, config, set(kb.intents))
+    if args.report:
+        folder = Path(args.report).parent
+        if not folder.is_dir():
+            problems.append(f"--report: {folder} is not a folder (the report would be lost)")
+    for problem in problems:
+        print(f"{args.scenario}: {problem}", file=sys.stderr)
+    if problems:
         return 2
     seed = config.sim.seed if args.seed is None else args.seed
     with contextlib.ExitStack() as files:

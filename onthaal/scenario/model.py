@@ -22,7 +22,9 @@ from pydantic import (
     model_validator,
 )
 
-from onthaal.config import ConfigError
+from beacons.content import TITLE_MAX, check_text
+from onthaal.config import Config, ConfigError
+from scheduler.model import EARLIEST, LATEST
 from scheduler.parse import parse_targets
 
 _CLOCK = re.compile(r"^\d{2}:\d{2}$")
@@ -49,7 +51,11 @@ class Day(Section):
     """The simulated day and the building's hours on it."""
 
     name: str = Field(min_length=1, description="Shown in the report.")
-    date: dt.date = Field(description="The simulated date (YYYY-MM-DD).")
+    date: dt.date = Field(
+        ge=EARLIEST.date(),
+        lt=LATEST.date(),
+        description="The simulated date (YYYY-MM-DD), 2000 to 2099 like every schedule.",
+    )
     opens: ClockTime = Field(description="Opening time (local).")
     closes: ClockTime = Field(description="Closing time (local).")
 
@@ -111,6 +117,8 @@ class Visitors(Section):
             raise ValueError("give per_hour or a list of arrivals")
         if any(weight < 0 for weight in self.languages.values()):
             raise ValueError("language weights must not be negative")
+        if not any(weight > 0 for weight in self.languages.values()):
+            raise ValueError("languages: at least one weight must be above 0")
         return self
 
 
@@ -131,12 +139,25 @@ class StaffAction(Section):
         parse_targets(value)  # the same rule as `onthaal schedule --targets`
         return value
 
+    @field_validator("text")
+    @classmethod
+    def _readable(cls, value: dict[Language, str]) -> dict[Language, str]:
+        for language, text in value.items():  # the rules of a screen's title
+            if not text.strip():
+                raise ValueError(f"{language}: empty text")
+            if len(text) > TITLE_MAX:
+                raise ValueError(f"{language}: at most {TITLE_MAX} characters (a screen title)")
+            check_text(text)
+        return value
+
     @model_validator(mode="after")
     def _complete(self) -> Self:
         if self.action == "schedule" and not (self.id and self.text):
             raise ValueError("a 'schedule' action needs id and text")
         if self.action == "emergency-start" and not self.text:
             raise ValueError("an 'emergency-start' action needs text")
+        if self.until is not None and self.until <= self.at:
+            raise ValueError(f"until ({self.until}) is not after at ({self.at})")
         return self
 
 
@@ -213,15 +234,70 @@ class Scenario(Section):
     @model_validator(mode="after")
     def _within_the_day(self) -> Self:
         timed: list[tuple[str, str]] = [
+            *((f"visitors.arrivals.{n}", at) for n, at in enumerate(self.visitors.arrivals)),
             *((f"staff.{n}.at", item.at) for n, item in enumerate(self.staff)),
+            *((f"staff.{n}.until", item.until) for n, item in enumerate(self.staff)
+              if item.until is not None),
             *((f"faults.{n}.at", item.at) for n, item in enumerate(self.faults)),
-        ]
+            *((f"expect.{n}.at", item.at) for n, item in enumerate(self.expect)
+              if item.at is not None),
+        ]  # fmt: skip
         for where, at in timed:
             if not self.day.opens <= at <= self.day.closes:
                 raise ValueError(
                     f"{where}: {at} is outside the day ({self.day.opens}-{self.day.closes})"
                 )
+        seen: set[str] = set()
+        for number, action in enumerate(self.staff):
+            if action.id and action.action != "emergency-stop":
+                if action.id in seen:
+                    raise ValueError(f"staff.{number}.id: {action.id!r} is used twice")
+                seen.add(action.id)
         return self
+
+
+def site_problems(scenario: Scenario, config: Config, intents: set[str]) -> list[str]:
+    """What in ``scenario`` this site does not have: intents, devices, languages.
+
+    Checked before the day starts, so a typo is one line and exit 2, not a traceback or
+    a failed expectation an hour of simulated time later.
+    """
+    problems = []
+    displays = {d.id for d in config.displays}
+    beacons = {b.id for b in config.beacons}
+    groups = {d.group for d in config.displays} | {b.group for b in config.beacons}
+    for intent in scenario.visitors.intents:
+        if intent not in intents:
+            problems.append(f"visitors.intents: unknown intent {intent!r} (see the knowledge base)")
+    for language in scenario.visitors.languages:
+        if language not in config.site.languages:
+            problems.append(
+                f"visitors.languages: {language!r} is not a language of the site "
+                f"({', '.join(config.site.languages)})"
+            )
+    for number, fault in enumerate(scenario.faults):
+        known = {"display-off": displays, "beacon-out-of-range": beacons}.get(fault.kind)
+        if known is not None and fault.target not in known:
+            problems.append(
+                f"faults.{number}.target: no {fault.kind.split('-')[0]} {fault.target!r} "
+                f"(known: {', '.join(sorted(known)) or 'none'})"
+            )
+    for number, action in enumerate(scenario.staff):
+        targets = parse_targets(action.targets)
+        for kind, wanted, known in (
+            ("display", targets.displays, displays),
+            ("beacon", targets.beacons, beacons),
+            ("group", targets.groups, groups),
+        ):
+            problems += [f"staff.{number}.targets: unknown {kind} {name!r}"
+                         for name in wanted if name not in known]  # fmt: skip
+        for language in action.text:
+            if language not in config.site.languages:
+                problems.append(f"staff.{number}.text: {language!r} is not a language of the site")
+    for number, expectation in enumerate(scenario.expect):
+        if expectation.kind == "display-shows" and expectation.display not in displays:
+            problems.append(f"expect.{number}.display: no display {expectation.display!r}")
+    return problems
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -231,10 +307,20 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a folder, not a scenario file"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot be read ({exc.strerror})"]) from None
+    except RecursionError:
+        raise ConfigError([f"{path}: nested too deeply to be a scenario file"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
     try:
         return Scenario.model_validate(data)
+    except RecursionError:
+        raise ConfigError([f"{path}: nested too deeply to be a scenario file"]) from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
