@@ -38,6 +38,7 @@ from beacons.tasks import run_together
 from clock import Clock, Timer
 
 log = logging.getLogger("onthaal.beacons.signage")
+MAX_DISPLAY_MESSAGE = 4096  # bytes of an ack or state Onthaal reads; more is refused
 
 NOTICE_BACKLOG = 1000
 PUBLISH_CONCURRENCY = 64
@@ -371,6 +372,8 @@ class Signage:
                 log.warning("ignored a message on %s: %s", topic, exc)
 
     def _handle(self, topic: str, payload: bytes) -> None:
+        if len(payload) > MAX_DISPLAY_MESSAGE:  # an ack or a state is a few dozen bytes
+            raise ValueError(f"{len(payload)} bytes (a display says at most {MAX_DISPLAY_MESSAGE})")
         parsed = self._topics.parse(topic)
         if parsed is None:
             raise ValueError("not a signage topic")

@@ -121,6 +121,9 @@ class MosquittoBroker:
             f"password_file {passwd}\nacl_file {acl}\n"
             "use_username_as_clientid true\n"
             "persistence false\nmax_queued_messages 10000\n"
+            # Content is at most a few dozen KiB (4 languages of 2,000 characters, signed):
+            # a client sending 50 MB is dropped by the broker, not read into memory.
+            "max_packet_size 262144\n"
             "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"
             "log_timestamp false\n"
             # Root without a 'mosquitto' user: mosquitto would look for it and give up.

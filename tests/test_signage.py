@@ -215,8 +215,11 @@ async def test_malformed_acks_and_stray_topics_are_logged_and_ignored(
             await prank.publish(f"{base}/screen-00/state", b"rebooting", qos=1)
             await prank.publish(f"{base}/nobody/ack", b'{"content_id": "x"}', qos=1)
             await prank.publish(f"{base}/screen-00/ack/extra", b"{}", qos=1)
-        await until(lambda: len(caplog.records) >= 4, what="warnings")
+            big = b'{"content_id": "' + b"x" * 100_000 + b'"}'  # never parsed (#20)
+            await prank.publish(f"{base}/screen-00/ack", big, qos=1)
+        await until(lambda: len(caplog.records) >= 5, what="warnings")
         messages = " | ".join(rec.getMessage() for rec in caplog.records)
+        assert "bytes (a display says at most 4096)" in messages
         assert "malformed ack" in messages
         assert "unknown display 'nobody'" in messages
         assert "presence must be" in messages
