@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -42,8 +43,11 @@ def _positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    if not math.isfinite(value) or value <= 0:  # 'nan' compares false with everything
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds above 0, got {text} (leave it out to run "
+            "until interrupted)"
+        )
     return value
 
 

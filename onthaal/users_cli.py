@@ -62,8 +62,14 @@ def _days(text: str) -> int:
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
+    try:
+        first = getpass.getpass("password: ")
+        again = getpass.getpass("again: ")
+    except EOFError:  # no terminal and nothing typed: a script without --password-stdin
+        raise UserError(
+            "no password typed (no terminal?): pass it on standard input with --password-stdin"
+        ) from None
+    if again != first:
         raise UserError("the two passwords differ")
     return first
 

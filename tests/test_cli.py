@@ -39,8 +39,24 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["fly"], ["sim", "--duration", "soon"], ["sim", "--duration", "-1"], ["run", "--bogus"]],
-    ids=["no command", "unknown command", "bad duration", "negative duration", "unknown flag"],
+    [
+        [],
+        ["fly"],
+        ["sim", "--duration", "soon"],
+        ["sim", "--duration", "-1"],
+        ["run", "--bogus"],
+        ["sim", "--duration", "inf"],
+        ["sim", "--duration", "nan"],
+    ],
+    ids=[
+        "no command",
+        "unknown command",
+        "bad duration",
+        "negative duration",
+        "unknown flag",
+        "endless duration",
+        "not-a-number duration",
+    ],
 )
 def test_bad_arguments_exit_2_with_usage(
     argv: list[str], capsys: pytest.CaptureFixture[str]
@@ -182,3 +198,20 @@ def test_rotating_the_session_key_ends_every_session_at_once(tmp_path: Path) -> 
     assert session_key(config, path) != first
     assert users.security_log()[0]["action"] == "session-key-rotated"
     users.close()
+
+
+def test_users_add_refuses_look_alike_names_and_a_missing_password_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """#20: a full-width 'ａｄｍ' passed as a name; no terminal gave an EOFError traceback."""
+    config = str(isolated_config(tmp_path))
+    for argv, stdin, says in (
+        (["users", "add", "ａｄｍ", "--password-stdin"], "long enough, 2026\n", "a user name is"),
+        (["users", "add", "carla"], "", "no password typed (no terminal?)"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "onthaal", *argv, "--config", config],
+            cwd=REPO, input=stdin, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert says in done.stderr and "Traceback" not in done.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -269,9 +270,17 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
 def _check(name: str, password: str, role: str) -> None:
-    if not name or not name.replace("-", "").replace(".", "").replace("_", "").isalnum():
-        raise UserError("a user name is letters, digits, '.', '-' or '_'")
+    # ASCII only: 'isalnum' let in full-width look-alikes of real names ('ａｄｍｉｎ'),
+    # which the audit trail and the security log then showed as if they were them.
+    if not _NAME.match(name):
+        raise UserError(
+            "a user name is 1-64 lower-case letters a-z, digits, '.', '-' or '_', "
+            "starting with a letter or digit"
+        )
     if len(password) < MIN_PASSWORD:
         raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
     if role not in ROLES:
