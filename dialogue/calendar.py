@@ -41,7 +41,9 @@ class OpeningCalendar:
     timezone: ZoneInfo
     weekly: dict[int, tuple[TimeRange, ...]]
     exceptions: dict[date, tuple[TimeRange, ...]] = field(default_factory=dict)
-    closed: dict[date, str] = field(default_factory=dict)
+    # Closing days with their name per language: a day without a name in a language is
+    # said without one (a name in another language would be read out untranslated).
+    closed: dict[date, dict[str, str]] = field(default_factory=dict)
     holiday_country: str | None = "BE"
 
     def local(self, instant: datetime) -> datetime:
@@ -51,7 +53,7 @@ class OpeningCalendar:
     def hours_on(self, day: date, language: str = "en") -> DayHours:
         """The opening hours of local date ``day`` (holiday names in ``language``)."""
         if day in self.closed:
-            return DayHours(day, (), self.closed[day])
+            return DayHours(day, (), self.closed[day].get(language))
         if day in self.exceptions:
             return DayHours(day, self.exceptions[day])
         holiday = self._holiday(day, language)

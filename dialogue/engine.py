@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from clock import Clock
 from dialogue.calendar import DayHours, OpeningCalendar
 from dialogue.kb import CALENDAR_VARIABLES, Desk, Intent, KnowledgeBase, template_fields
 from dialogue.langid import LanguageDetector
 from dialogue.matcher import Matcher, Scored
-from dialogue.normalize import LanguageData, Tokens, fold, language_data, tokenize
+from dialogue.normalize import fold, language_data, tokenize
+from dialogue.when import day_words, find_day
 
 #: Below this confidence an utterance is not understood.
 THRESHOLD = 0.5
@@ -115,8 +116,12 @@ class DialogueEngine:
             language, _ = self._detector.detect(text, prior_language or self.default_language)
         tokens = tokenize(text, language)
         data = self._languages[language]
-        day = self._mentioned_day(tokens, data)
-        slot_words = frozenset(data.days) | data.today | data.tomorrow
+        today = self.calendar.local(self.clock.now()).date()
+        mention = find_day(text, language, today, self.calendar.holiday_country)
+        # Day words say when, not what: never topic words ("morgen" is no paspoort).
+        slot_words = frozenset(data.days) | frozenset(day_words()[language].months)
+        if mention is not None:
+            slot_words |= mention.words
         ranked = self._matcher.score(tokens, language, ignore=slot_words)
         best = ranked[0] if ranked and ranked[0].confidence >= self.threshold else None
         return Understanding(
@@ -124,20 +129,8 @@ class DialogueEngine:
             confidence=best.confidence if best else (ranked[0].confidence if ranked else 0.0),
             language=language,
             alternatives=tuple(ranked[:3]),
-            day=day,
+            day=mention.day if mention is not None else None,
         )
-
-    def _mentioned_day(self, tokens: Tokens, data: LanguageData) -> date | None:
-        today = self.calendar.local(self.clock.now()).date()
-        for word in tokens.words:
-            if word in data.days:
-                ahead = (data.days.index(word) - today.weekday()) % 7
-                return today + timedelta(days=ahead)
-            if word in data.tomorrow:
-                return today + timedelta(days=1)
-            if word in data.today:
-                return today
-        return None
 
     # -- answering -----------------------------------------------------------------------
 
@@ -168,7 +161,7 @@ class DialogueEngine:
             values["desk_location"] = desk.location[language]
         if template_fields(template) & CALENDAR_VARIABLES:
             values["day_hours"] = self.day_hours(language, day)
-            values["next_open"] = self.next_open(language)
+            values["next_open"] = self.next_open(language, day)
         return " ".join(template.format(**values).split())
 
     def phrase(self, key: str, language: str, /, **values: str) -> str:
@@ -176,40 +169,75 @@ class DialogueEngine:
         return str(self.kb.phrases[key][language]).format(**values)
 
     def day_hours(self, language: str, day: date | None = None) -> str:
-        """'Today we are open from 8.30 to 12.00.' for ``day`` (default today)."""
-        today = self.calendar.local(self.clock.now()).date()
+        """'Today we are open from 8.30 to 12.00.' for ``day`` (default today).
+
+        Asked today after the last closing: closed now, and when it was open today.
+        """
+        now = self.calendar.local(self.clock.now())
+        today = now.date()
         day = day or today
         hours = self.calendar.hours_on(day, language)
-        if day == today:
-            label = self.phrase("today", language)
-        elif day == today + timedelta(days=1):
-            label = self.phrase("tomorrow", language)
-        else:
-            weekday = self.kb.phrases["weekdays"][language][day.weekday()]
-            label = self.phrase("on_day", language, weekday=weekday)
         if hours.open:
-            return self.phrase(
-                "open_on_day", language, day=label, ranges=self._ranges(hours, language)
-            )
+            ranges = self._ranges(hours, language)
+            if day == today and all(end <= now.time() for _, end in hours.ranges):
+                return self.phrase("closed_now", language, ranges=ranges)
+            label = self._day_label(day, today, language)
+            return self.phrase("open_on_day", language, day=label, ranges=ranges)
         reason = (
             self.phrase("holiday", language, name=hours.closed_reason)
             if hours.closed_reason
             else ""
         )
+        label = self._day_label(day, today, language)
         return self.phrase("closed_on_day", language, day=label, reason=reason)
 
-    def next_open(self, language: str) -> str:
-        """'We open again on Monday at 8.30.' when closed now; empty when open."""
+    def next_open(self, language: str, day: date | None = None) -> str:
+        """'We open again tomorrow at 8.30.' when closed now, or closed on ``day``.
+
+        Empty when open now (asked about today) or open on ``day``.
+        """
         now = self.clock.now()
-        if self.calendar.is_open(now):
-            return ""
-        opening = self.calendar.next_opening(now)
+        today = self.calendar.local(now).date()
+        day = day or today
+        if day == today:
+            if self.calendar.is_open(now):
+                return ""
+            opening = self.calendar.next_opening(now)
+        else:
+            if self.calendar.hours_on(day, language).open:
+                return ""
+            start = datetime.combine(day, time(0), tzinfo=self.calendar.timezone)
+            opening = self.calendar.next_opening(start)
         if opening is None:
             return ""
-        weekday = self.kb.phrases["weekdays"][language][opening.weekday()]
+        when = self._when(opening.date(), today, language)
         return self.phrase(
-            "next_open", language, weekday=weekday, time=self._time(opening.time(), language)
+            "next_open", language, when=when, time=self._time(opening.time(), language)
         )
+
+    def _day_label(self, day: date, today: date, language: str) -> str:
+        """'Vandaag', 'Morgen', 'Op zaterdag' (this week), 'Op 24 december' (later)."""
+        if day == today:
+            return self.phrase("today", language)
+        if day == today + timedelta(days=1):
+            return self.phrase("tomorrow", language)
+        if today < day < today + timedelta(days=7):
+            weekday = self.kb.phrases["weekdays"][language][day.weekday()]
+            return self.phrase("on_day", language, weekday=weekday)
+        month = self.kb.phrases["months"][language][day.month - 1]
+        return self.phrase("on_date", language, day=str(day.day), month=month)
+
+    def _when(self, day: date, today: date, language: str) -> str:
+        """The same, inside a sentence: 'vandaag', 'morgen', 'op maandag', 'op 2 januari'."""
+        if day == today:
+            return self.phrase("when_today", language)
+        if day == today + timedelta(days=1):
+            return self.phrase("when_tomorrow", language)
+        if today < day < today + timedelta(days=7):
+            weekday = self.kb.phrases["weekdays"][language][day.weekday()]
+            return self.phrase("when_weekday", language, weekday=weekday)
+        month = self.kb.phrases["months"][language][day.month - 1]
+        return self.phrase("when_date", language, day=str(day.day), month=month)
 
     def _ranges(self, hours: DayHours, language: str) -> str:
         parts = [

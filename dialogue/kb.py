@@ -47,6 +47,12 @@ REQUIRED_PHRASES = (
     "next_open",
     "holiday",
     "time",
+    "on_date",
+    "closed_now",
+    "when_today",
+    "when_tomorrow",
+    "when_weekday",
+    "when_date",
 )
 
 
@@ -298,7 +304,7 @@ def _phrases(
             problems.append(f"{path}: {name}: missing phrase")
             continue
         phrases[name] = _per_language(f"{path}: {name}", name, data[name], languages, problems)
-    for name in ("weekdays",):
+    for name in ("weekdays", "months"):
         if name in data:
             phrases[name] = _per_language(f"{path}: {name}", name, data[name], languages, problems)
         else:

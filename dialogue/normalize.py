@@ -29,8 +29,6 @@ class LanguageData:
     stopwords: frozenset[str]
     rewrites: dict[str, str]
     days: tuple[str, ...]  # Monday first
-    today: frozenset[str]
-    tomorrow: frozenset[str]
     first: frozenset[str]
     second: frozenset[str]
     yes: frozenset[str]
@@ -47,8 +45,6 @@ def language_data() -> dict[str, LanguageData]:
             stopwords=frozenset(fold(entry["stopwords"]).split()),
             rewrites={fold(k): fold(v) for k, v in entry["rewrites"].items()},
             days=tuple(fold(d) for d in entry["days"]),
-            today=frozenset(fold(" ".join(entry["today"])).split()),
-            tomorrow=frozenset(fold(w) for w in entry["tomorrow"]),
             first=frozenset(fold(w) for w in entry["first"]),
             second=frozenset(fold(w) for w in entry["second"]),
             yes=frozenset(fold(w) for w in entry["yes"]),

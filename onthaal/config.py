@@ -269,8 +269,11 @@ class OpeningHoursConfig(Section):
     public_holidays: str | None = Field(
         default="BE", description="Country whose public holidays close the building (None: none)."
     )
-    closed: dict[str, str] = Field(
-        default_factory=dict, description="Extra closing days: 'YYYY-MM-DD' = reason."
+    closed: dict[str, str | dict[Literal["nl", "fr", "en", "de"], str]] = Field(
+        default_factory=dict,
+        description="Extra closing days: 'YYYY-MM-DD' = its name per language "
+        "({ nl = 'kerstavond', fr = 'veille de Noël', ... }); a plain name is the site's "
+        "first language's, and the day is said without a name in the others.",
     )
     exceptions: dict[str, Hours] = Field(
         default_factory=dict, description="Special hours on a date: 'YYYY-MM-DD' = [hours]."

@@ -31,7 +31,14 @@ def opening_calendar(config: Config) -> OpeningCalendar:
         timezone=ZoneInfo(config.site.timezone),
         weekly={i: _ranges(getattr(hours, name)) for i, name in enumerate(_WEEKDAYS)},
         exceptions={date.fromisoformat(d): _ranges(r) for d, r in hours.exceptions.items()},
-        closed={date.fromisoformat(d): reason for d, reason in hours.closed.items()},
+        closed={
+            date.fromisoformat(d): (
+                {config.site.default_language: names}
+                if isinstance(names, str)
+                else {str(language): name for language, name in names.items()}
+            )
+            for d, names in hours.closed.items()
+        },
         holiday_country=hours.public_holidays,
     )
 

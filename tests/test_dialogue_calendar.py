@@ -35,8 +35,9 @@ async def test_a_public_holiday_is_closed_and_named() -> None:
         reply = engine.conversation("nl").respond("Zijn jullie vandaag open?")
         assert reply.intent == "opening_hours"
         assert "Vandaag zijn we gesloten (Kerstmis)." in reply.text
-        # 26 December is no public holiday in Belgium: open again on Saturday morning
-        assert "We zijn weer open op zaterdag vanaf 9.00 uur." in reply.text
+        # 26 December is no public holiday in Belgium: open again on Saturday morning,
+        # which is tomorrow, and said so
+        assert "We zijn morgen weer open vanaf 9.00 uur." in reply.text
         fr = engine.conversation("fr").respond("Êtes-vous ouverts aujourd'hui ?")
         assert "Noël" in fr.text
 
@@ -53,8 +54,10 @@ async def test_after_closing_time_the_robot_says_when_it_opens_again() -> None:
     # Tuesday 24 November 2026, 15:00 in Brussels: Tuesday is mornings only
     async for engine in engine_at(datetime(2026, 11, 24, 14, 0, tzinfo=UTC)):
         reply = engine.conversation("nl").respond("Wanneer sluiten jullie vandaag?")
-        assert "Vandaag zijn we open van 8.30 uur tot 12.00 uur." in reply.text
-        assert "We zijn weer open op woensdag vanaf 8.30 uur." in reply.text
+        assert "Nu zijn we gesloten; vandaag waren we open van 8.30 uur tot 12.00 uur." in (
+            reply.text
+        ), "#21: after closing it says it is closed now"
+        assert "We zijn morgen weer open vanaf 8.30 uur." in reply.text
 
 
 async def test_during_opening_hours_no_next_opening_is_announced(
@@ -88,3 +91,34 @@ async def test_an_extra_closing_day_from_the_config(tuesday_morning: DialogueEng
     hours = calendar.hours_on(date(2026, 12, 24), "nl")
     assert not hours.open
     assert hours.closed_reason == "kerstavond"
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "says"),
+    [
+        # #21: the day asked about, said back, in every language (Tuesday 1 December 2026)
+        ("Zijn jullie open op 24 december?", "nl", "Op 24 december zijn we gesloten (kerstavond)."),
+        ("est-ce que vous êtes ouverts samedi", "fr", "Ce samedi, nous sommes ouverts de 9h00"),
+        ("habt ihr am Samstag geöffnet, guten Morgen", "de", "Am Samstag haben wir von 9:00"),
+        ("are you open this Saturday", "en", "On Saturday we are open from 9:00 to 12:00."),
+        ("est-ce que vous êtes ouverts ?", "fr", "Aujourd'hui, nous sommes ouverts"),
+        ("Guten Morgen, haben Sie heute offen?", "de", "Heute haben wir von 8:30"),
+        ("Are you open on Christmas Eve?", "en", "On 24 December we are closed (Christmas Eve)."),
+        ("Open op paasmaandag?", "nl", "Op 29 maart zijn we gesloten (Paasmaandag)."),
+        (
+            "Ouvert le 11 novembre ?",
+            "fr",
+            "Le 11 novembre, nous sommes fermés (Jour de l'Armistice)",
+        ),
+        ("Are you open on the 21st of July?", "en", "On 21 July we are closed (National Day)."),
+        ("Habt ihr am 3. Oktober geöffnet?", "de", "Am 3. Oktober haben wir geschlossen."),
+        ("Open op zondag?", "nl", "We zijn op maandag weer open vanaf 8.30 uur."),
+    ],
+)
+async def test_the_day_a_visitor_names_is_the_day_answered(
+    question: str, language: str, says: str
+) -> None:
+    async for engine in engine_at(datetime(2026, 12, 1, 8, 0, tzinfo=UTC)):
+        reply = engine.conversation(language).respond(question)
+        assert reply.intent == "opening_hours", (question, reply)
+        assert says in reply.text, reply.text

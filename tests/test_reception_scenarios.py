@@ -117,7 +117,7 @@ async def test_outside_opening_hours_the_visitor_hears_when_it_opens_again() -> 
     async with reception(CLOSED) as r:
         await r.sim.world.walk_in(12, step=1.0)
         await r.until_said("Op dit moment is het gemeentehuis van Aalter gesloten.")
-        await r.until_said("We zijn weer open op woensdag vanaf 8.30 uur.")
+        await r.until_said("We zijn morgen weer open vanaf 8.30 uur.")
 
 
 async def test_a_visitor_greeted_a_minute_ago_is_not_greeted_again() -> None:
