@@ -574,6 +574,33 @@ class SchedulerConfig(Section):
     )
 
 
+class ChatConfig(Section):
+    """The website chatbot: ``/chat``, its widget for the municipality's site, the API."""
+
+    enabled: bool = Field(default=True, description="Serve /chat, the widget and the API.")
+    texts: str = Field(
+        default="content/chat/chat.toml",
+        description="The chatbot's own words per language (relative to the config).",
+    )
+    origins: list[str] = Field(
+        default_factory=list,
+        description="Websites that embed the widget (e.g. 'https://www.aalter.be'): the "
+        "only other origins whose pages may call the chat API.",
+    )
+    per_minute: int = Field(
+        default=20, ge=1, le=600, description="Questions one address may ask per minute."
+    )
+
+    @field_validator("origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ValueError(f"{origin!r}: an origin is scheme://host[:port], no path")
+        return value
+
+
 class WebConfig(Section):
     """The staff web app and API."""
 
@@ -652,6 +679,7 @@ class Config(Section):
         default_factory=SchedulerConfig, description="Scheduled messages."
     )
     web: WebConfig = Field(default_factory=WebConfig, description="Web app and API.")
+    chat: ChatConfig = Field(default_factory=ChatConfig, description="The website chatbot.")
 
     @field_validator("displays", "beacons")
     @classmethod

@@ -18,6 +18,7 @@ from clock import RealClock
 from dialogue.kb import KnowledgeBaseError
 from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine, load_tablet_pages
+from onthaal.web.chat import ChatTextsError, load_chat_texts
 from onthaal.web.tablet_content import TabletContentError
 from robot.reception import TextsError, load_texts
 from scheduler.store import DatabaseUnusable, check_database_file
@@ -96,6 +97,11 @@ def check_site(config: Config, config_path: Path) -> list[str]:
         load_texts(base / config.behaviours.texts, tuple(config.site.languages))
     except TextsError as exc:
         problems.extend(f"[behaviours] texts: {p}" for p in exc.problems)
+    if config.chat.enabled:
+        try:
+            load_chat_texts(base / config.chat.texts, tuple(config.site.languages))
+        except ChatTextsError as exc:
+            problems.extend(f"[chat] texts: {p}" for p in exc.problems)
     for key, configured in data_files(config):
         path = base / configured
         reason = _writable_place(path)
@@ -128,6 +134,7 @@ def _content_paths(config: Config) -> list[tuple[str, str]]:
         ("knowledge_base", config.dialogue.knowledge_base),
         ("texts", config.behaviours.texts),
         ("tablet_pages", config.behaviours.tablet_pages),  # with its folder (pictures)
+        *([("texts", config.chat.texts)] if config.chat.enabled else []),
     ]
 
 

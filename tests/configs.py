@@ -21,6 +21,7 @@ def isolated_config(folder: Path, **replace: str) -> Path:
     """
     values = {
         "dialogue.knowledge_base": f'"{REPO / "content" / "kb"}"',
+        "chat.texts": f'"{REPO / "content" / "chat" / "chat.toml"}"',
         "behaviours.texts": f'"{REPO / "content" / "behaviours.toml"}"',
         "behaviours.tablet_pages": f'"{REPO / "content" / "tablet" / "tablet.toml"}"',
         "mqtt.port": str(free_port()),

@@ -41,6 +41,7 @@ def test_check_config_prints_ok_for_a_valid_file(
         + f'\n[dialogue]\nknowledge_base = "{REPO / "content" / "kb"}"\n'
         + f'\n[behaviours]\ntexts = "{REPO / "content" / "behaviours.toml"}"\n'
         + f'tablet_pages = "{REPO / "content" / "tablet" / "tablet.toml"}"\n'
+        + f'\n[chat]\ntexts = "{REPO / "content" / "chat" / "chat.toml"}"\n'
     )
     assert main(["check-config", str(path)]) == 0
     assert capsys.readouterr().out == "ok\n"
@@ -99,8 +100,8 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
         "unknown section",
         VALID + '\n[robots]\nbackend = "sim"\n',
         [
-            "robots: unknown key (allowed: beacons, behaviours, ble, dialogue, displays, logging, "
-            "mqtt, opening_hours, privacy, robot, scheduler, sim, site, supervisor, web)"
+            "robots: unknown key (allowed: beacons, behaviours, ble, chat, dialogue, displays, "
+            "logging, mqtt, opening_hours, privacy, robot, scheduler, sim, site, supervisor, web)"
         ],
     ),
     (

@@ -524,6 +524,9 @@ async def test_sign_ins_failures_and_account_changes_are_in_the_security_log(sit
 ANYONE = {
     ("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/display/{display_id}"),
     ("GET", "/display/{display_id}/events"), ("GET", "/login"), ("POST", "/login"),
+    # the website chatbot (#21): citizens, anonymous, rate-limited, nothing stored
+    ("GET", "/chat"), ("GET", "/chat/widget.js"), ("POST", "/api/v1/chat"),
+    ("OPTIONS", "/api/v1/chat"),
 }  # fmt: skip
 ADMINS = {
     ("POST", "/api/v1/emergency"), ("DELETE", "/api/v1/emergency"), ("GET", "/api/v1/users"),

@@ -93,14 +93,16 @@ class _Hold:
 
 @contextlib.asynccontextmanager
 async def running_site(
-    tmp_path: Path, *, simulate: bool = True, screens: bool = False
+    tmp_path: Path, *, simulate: bool = True, screens: bool = False, **replace: str
 ) -> AsyncIterator[Site]:
     """Serve the web app for a copy of the default config in ``tmp_path``.
+
+    ``replace``: config values to change, as for :func:`tests.configs.isolated_config`.
 
     With ``screens``, the embedded broker, simulated displays, the signage driver and
     the dispatcher run too, so what staff schedule is really delivered.
     """
-    config_path = isolated_config(tmp_path)
+    config_path = isolated_config(tmp_path, **replace)
     config = load_config(config_path)
     async with contextlib.AsyncExitStack() as stack:
         clock = await stack.enter_async_context(VirtualClock(T0, settle=0.002))

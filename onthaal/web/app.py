@@ -37,6 +37,7 @@ from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine, load_tablet_pages
 from onthaal.scheduler_stack import devices as config_devices
 from onthaal.scheduler_stack import url_beacons
+from onthaal.web.chat import chat_router, load_chat_texts
 from onthaal.web.core import Core, CoreUnavailable, SimControls
 from onthaal.web.errors import install_error_handlers, validation_problems
 from onthaal.web.headers import SecurityHeaders
@@ -230,6 +231,21 @@ def create_app(services: WebServices) -> FastAPI:
     )
     app = FastAPI(title="Onthaal", version="1", docs_url=None, redoc_url=None)
     app.include_router(app_tablet)  # the robot's tablet: visitor pages, no staff session
+    if config.chat.enabled:  # the website chatbot: citizens, anonymous, nothing stored
+        chat_texts = load_chat_texts(
+            services.config_path.parent / config.chat.texts, tuple(config.site.languages)
+        )
+        app.include_router(
+            chat_router(
+                engine,
+                services.clock,
+                chat_texts,
+                languages=list(config.site.languages),
+                default_language=config.site.default_language,
+                origins=config.chat.origins,
+                per_minute=config.chat.per_minute,
+            )
+        )
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=config.web.max_body)
