@@ -22,6 +22,7 @@ from hw_sim.brokers import free_port
 from tests.web_harness import Site, running_site
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS.mkdir(exist_ok=True)
 HOST_PORT = free_port()  # the municipality's own website, another origin
 HOST_ORIGIN = f"http://127.0.0.1:{HOST_PORT}"
 
