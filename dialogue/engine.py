@@ -18,9 +18,9 @@ from clock import Clock
 from dialogue.calendar import DayHours, OpeningCalendar
 from dialogue.kb import CALENDAR_VARIABLES, Desk, Intent, KnowledgeBase, template_fields
 from dialogue.langid import LanguageDetector
-from dialogue.matcher import Matcher, Scored
+from dialogue.matcher import NOT_OURS, Matcher, Scored
 from dialogue.normalize import fold, language_data, tokenize
-from dialogue.when import day_words, find_day
+from dialogue.when import DayMention, day_words, find_day
 
 #: Below this confidence an utterance is not understood.
 THRESHOLD = 0.5
@@ -30,6 +30,19 @@ CLARIFY_MARGIN = 0.04
 FAILURES_BEFORE_TABLET = 2
 #: Misunderstandings in a row before a colleague is called.
 FAILURES_BEFORE_HANDOVER = 3
+#: Someone else's matter this close to the best intent makes the question not ours.
+NOT_OURS_SHARE = 0.75
+#: A courtesy (greeting, thanks) gives way to a question this sure (x the threshold).
+COURTESY_YIELDS = 1.0
+#: A question naming a day with at most this many other content words asks for the hours.
+DAY_ONLY_WORDS = 2
+#: A fragment (at most this many words) is read in another language more readily: its
+#: language is a guess; a sentence's is not, unless a reading in another language is
+#: clearly better (a sentence half in Dutch, half in English).
+SHORT_WORDS = 3
+SENTENCE_MARGIN = 0.15
+#: How much better than the threshold a reading in another language must be to be taken.
+OTHER_LANGUAGE_MARGIN = 0.05
 #: A recogniser's confidence under which the robot checks before it answers (#17).
 CHECK_BELOW = 0.6
 
@@ -97,6 +110,32 @@ class DialogueEngine:
             for language in kb.languages
         }
         self._detector = LanguageDetector(kb.languages, vocabulary)
+        self._day_names = frozenset(
+            name
+            for code in kb.languages
+            for name in (
+                *self._languages[code].days,
+                *day_words()[code].months,
+                *(w for p in day_words()[code].today for w in p if len(p) == 1),
+                *(w for p in day_words()[code].tomorrow for w in p if len(p) == 1),
+                *(w for p in day_words()[code].after_tomorrow for w in p if len(p) == 1),
+            )
+        )
+        self._courtesy_words = {
+            code: frozenset(
+                word
+                for intent in kb.intents.values()
+                if intent.courtesy
+                for keyword in intent.keywords.get(code, ())
+                for word in fold(keyword).split()
+            )
+            for code in kb.languages
+        }
+        self._day_intents = [  # the intents whose answers say the hours of a day
+            intent.id
+            for intent in kb.intents.values()
+            if any(template_fields(a) & CALENDAR_VARIABLES for a in intent.answers.values())
+        ]
 
     def conversation(self, language: str | None = None) -> Conversation:
         """A new conversation, starting in ``language`` (default: the site's)."""
@@ -112,17 +151,27 @@ class DialogueEngine:
         ``language``: known already (a recogniser hears one language only: what it
         spotted is in that language, however short); otherwise it is detected.
         """
-        if language is None or language not in self._languages:
+        given = language is not None and language in self._languages
+        if not given:
             language, _ = self._detector.detect(text, prior_language or self.default_language)
-        tokens = tokenize(text, language)
-        data = self._languages[language]
-        today = self.calendar.local(self.clock.now()).date()
-        mention = find_day(text, language, today, self.calendar.holiday_country)
-        # Day words say when, not what: never topic words ("morgen" is no paspoort).
-        slot_words = frozenset(data.days) | frozenset(day_words()[language].months)
-        if mention is not None:
-            slot_words |= mention.words
-        ranked = self._matcher.score(tokens, language, ignore=slot_words)
+        assert language is not None
+        ranked, mention = self._rank(text, language)
+        follow_up = mention is not None and not ranked  # "and on Saturday?": a day alone
+        if not given and not follow_up and (not ranked or ranked[0].confidence < self.threshold):
+            # Unsure of the language ("mariage", "Umzug melden" are short; a sentence may
+            # be half in Dutch): the question may make sense in another of its languages.
+            short = len(text.split()) <= SHORT_WORDS
+            margin = OTHER_LANGUAGE_MARGIN if short else SENTENCE_MARGIN
+            for other in self.kb.languages:
+                if other == language:
+                    continue
+                found, said = self._rank(text, other)
+                if (
+                    found
+                    and found[0].confidence >= self.threshold + margin
+                    and (not ranked or found[0].confidence > ranked[0].confidence)
+                ):
+                    ranked, mention, language = found, said, other
         best = ranked[0] if ranked and ranked[0].confidence >= self.threshold else None
         return Understanding(
             intent=best.intent if best else None,
@@ -131,6 +180,57 @@ class DialogueEngine:
             alternatives=tuple(ranked[:3]),
             day=mention.day if mention is not None else None,
         )
+
+    def _rank(self, text: str, language: str) -> tuple[list[Scored], DayMention | None]:
+        """Intents for ``text`` read in ``language``, best first; the day it names."""
+        tokens = tokenize(
+            text, language, self.kb.synonyms.get(language), self._matcher.known(language)
+        )
+        today = self.calendar.local(self.clock.now()).date()
+        mention = find_day(text, language, today, self.calendar.holiday_country)
+        # Day words say when, not what: never topic words ("morgen" is no paspoort), in
+        # any language (a Dutch "zaterdag" read as French is still a day).
+        slot_words = self._day_names
+        if mention is not None:
+            slot_words |= mention.words
+        ranked = self._matcher.score(tokens, language, ignore=slot_words)
+        theirs = next((r.confidence for r in ranked if r.intent == NOT_OURS), 0.0)
+        ranked = [r for r in ranked if r.intent != NOT_OURS]
+        if ranked and theirs >= NOT_OURS_SHARE * ranked[0].confidence:
+            # Someone else's matter is in the question as much as ours: "hours of the
+            # Delhaize", "train times" are not our opening hours.
+            return [], mention
+        if ranked and not self.kb.intents[ranked[0].intent].courtesy:
+            # A question and a greeting is a question: never "did you mean hello?"
+            ranked = [r for r in ranked if not self.kb.intents[r.intent].courtesy]
+        if len(ranked) > 1 and self.kb.intents[ranked[0].intent].courtesy:
+            # "Guten Morgen, sind Sie am Donnerstag da?": a greeting and a question is a
+            # question, if the rest asks one on its own.
+            rest = self._matcher.score(
+                tokens, language, ignore=slot_words | self._courtesy_words[language]
+            )
+            asked = [r for r in rest if r.intent != NOT_OURS]
+            if (
+                asked
+                and not self.kb.intents[asked[0].intent].courtesy
+                and (asked[0].confidence >= COURTESY_YIELDS * self.threshold)
+            ):
+                ranked = [r for r in asked if not self.kb.intents[r.intent].courtesy]
+        if (
+            mention is not None
+            and not theirs
+            and (not ranked or ranked[0].confidence < self.threshold)
+        ):
+            # A day and little else ("kan ik zaterdagvoormiddag terecht?", "am 1. Mai
+            # zu?"): when are you open, that day.
+            # A day alone ("en op zaterdag?") is a follow-up: the conversation's topic
+            # decides, or it is not understood.
+            others = len(tokens.content) - len(mention.words)
+            for intent in self._day_intents:
+                if 1 <= others <= DAY_ONLY_WORDS:
+                    ranked = [Scored(intent, self.threshold), *ranked]
+                    break
+        return ranked, mention
 
     # -- answering -----------------------------------------------------------------------
 

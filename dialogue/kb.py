@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dialogue.normalize import fold
+
 #: Variables the engine fills in itself, per answer.
 DESK_VARIABLES = frozenset({"desk", "desk_location"})
 CALENDAR_VARIABLES = frozenset({"day_hours", "next_open"})
@@ -88,6 +90,7 @@ class Intent:
     link: str | None = None  # a web page with more, shown on the tablet with a QR code
     handover: bool = False
     ends_conversation: bool = False
+    courtesy: bool = False  # a greeting or thanks: gives way when a question comes with it
     source: str = ""
 
 
@@ -100,6 +103,10 @@ class KnowledgeBase:
     desks: dict[str, Desk] = field(default_factory=dict)
     variables: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> lang -> text
     phrases: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> lang -> text
+    # Other organisations' matters (_not_ours.toml): lang -> (examples, keywords).
+    not_ours: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    # Regional words (_synonyms.toml): lang -> folded word -> folded standard word(s).
+    synonyms: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def variable(self, name: str, language: str) -> str:
         """A static variable in ``language`` (or its language-independent value)."""
@@ -146,9 +153,61 @@ def load_knowledge_base(folder: str | Path, languages: tuple[str, ...]) -> Knowl
         intents[intent.id] = intent
     if not intents and not problems:
         problems.append(f"{folder}: no intents found (expected one TOML file per intent)")
+    not_ours = _not_ours(folder / "_not_ours.toml", special.get("_not_ours.toml", {}), problems)
+    synonyms = _synonyms(folder / "_synonyms.toml", special.get("_synonyms.toml", {}), problems)
+    for language, table in synonyms.items():
+        used = {
+            word
+            for intent in intents.values()
+            for text in (*intent.keywords.get(language, ()), *intent.examples.get(language, ()))
+            for word in fold(text).split()
+        }
+        for word, standard in table.items():
+            missing = [part for part in standard.split() if part not in used]
+            if missing:
+                problems.append(
+                    f"{folder / '_synonyms.toml'}: [{language}] {word!r}: "
+                    f"{' '.join(missing)!r} is a word no intent uses"
+                )
     if problems:
         raise KnowledgeBaseError(problems)
-    return KnowledgeBase(languages, intents, desks, variables, phrases)
+    return KnowledgeBase(languages, intents, desks, variables, phrases, not_ours, synonyms)
+
+
+def _not_ours(
+    path: Path, data: dict[str, Any], problems: list[str]
+) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """``[examples]`` and ``[keywords]`` per language of what is someone else's matter."""
+    found: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    examples, keywords = data.get("examples", {}), data.get("keywords", {})
+    if not isinstance(examples, dict) or not isinstance(keywords, dict):
+        problems.append(f"{path}: [examples] and [keywords] must be tables of languages")
+        return found
+    for language in set(examples) | set(keywords):
+        items = [examples.get(language, []), keywords.get(language, [])]
+        if not all(isinstance(i, list) and all(isinstance(t, str) for t in i) for i in items):
+            problems.append(f"{path}: {language}: lists of text, please")
+            continue
+        found[language] = (tuple(items[0]), tuple(items[1]))
+    return found
+
+
+def _synonyms(path: Path, data: dict[str, Any], problems: list[str]) -> dict[str, dict[str, str]]:
+    """Per language, a regional word (one word) and what the knowledge base calls it."""
+    found: dict[str, dict[str, str]] = {}
+    for language, table in data.items():
+        if not isinstance(table, dict):
+            problems.append(f"{path}: [{language}] must be a table of word = word")
+            continue
+        words = {}
+        for word, standard in table.items():
+            folded = fold(word)
+            if not isinstance(standard, str) or len(folded.split()) != 1 or not fold(standard):
+                problems.append(f"{path}: [{language}] {word!r}: one word = its standard word(s)")
+                continue
+            words[folded] = fold(standard)
+        found[language] = words
+    return found
 
 
 def _per_language(
@@ -183,6 +242,7 @@ _INTENT_KEYS = {
     "link",
     "handover",
     "ends_conversation",
+    "courtesy",
     "label",
     "examples",
     "keywords",
@@ -258,6 +318,7 @@ def _intent(
         link=link,
         handover=bool(data.get("handover", False)),
         ends_conversation=bool(data.get("ends_conversation", False)),
+        courtesy=bool(data.get("courtesy", False)),
         source=str(path),
     )
 

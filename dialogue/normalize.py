@@ -82,12 +82,32 @@ class Tokens:
     stems: tuple[str, ...]  # stems of every word, stop words included (for phrases)
 
 
-def tokenize(text: str, language: str) -> Tokens:
-    """Fold, rewrite regional spellings, drop stop words and stem the rest."""
+def tokenize(
+    text: str,
+    language: str,
+    synonyms: dict[str, str] | None = None,
+    known: tuple[frozenset[str], frozenset[str]] | None = None,
+) -> Tokens:
+    """Fold, rewrite regional spellings, drop stop words and stem the rest.
+
+    ``synonyms``: the knowledge base's regional words (word -> standard word).
+    ``known``: the folded words the knowledge base uses and its one-word keywords:
+    neighbours that together make one of them are joined ("identiteits kaart", "toi
+    letten", "o c m w": how a recogniser splits a word it does not know).
+    """
     data = language_data()[language]
+    folded = fold(text).split()
+    if known is not None:
+        folded = _rejoin(folded, *known)
     words: list[str] = []
-    for word in fold(text).split():
-        words.extend(data.rewrites.get(word, word).split())
+    for word in folded:
+        word = data.rewrites.get(word, word)
+        if synonyms:  # a word the knowledge base itself uses keeps its own meaning
+            in_kb = known[0] if known is not None else frozenset()
+            word = " ".join(
+                part if part in in_kb else synonyms.get(part, part) for part in word.split()
+            )
+        words.extend(word.split())
     content_words = tuple(w for w in words if w not in data.stopwords)
     return Tokens(
         tuple(words),
@@ -95,3 +115,27 @@ def tokenize(text: str, language: str) -> Tokens:
         tuple(stem(w, language) for w in content_words),
         tuple(stem(w, language) for w in words),
     )
+
+
+def _rejoin(words: list[str], known: frozenset[str], keywords: frozenset[str]) -> list[str]:
+    """Join two or three neighbours that make a known word together.
+
+    Joined when the whole is a keyword, or a known word of which the parts are not all
+    known words themselves ("op tijd" stays two words; "rijbe wijs" becomes one).
+    """
+    joined: list[str] = []
+    i = 0
+    while i < len(words):
+        for size in (3, 2):
+            parts = words[i : i + size]
+            if len(parts) < size:
+                continue
+            whole = "".join(parts)
+            if whole in keywords or (whole in known and not all(p in known for p in parts)):
+                joined.append(whole)
+                i += size
+                break
+        else:
+            joined.append(words[i])
+            i += 1
+    return joined

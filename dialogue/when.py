@@ -231,9 +231,13 @@ def _named_day(
 def _weekday(words: list[str], words_of: Words, language: str, today: date) -> DayMention | None:
     days = language_data()[language].days
     for i, word in enumerate(words):
-        if word not in days:
+        # "zaterdagvoormiddag", "Donnerstagnachmittag": a weekday with a part of the day
+        named = next(
+            (d for d in days if word == d or (word.startswith(d) and len(word) > len(d) + 3)), None
+        )
+        if named is None:
             continue
-        ahead = (days.index(word) - today.weekday()) % 7
+        ahead = (days.index(named) - today.weekday()) % 7
         nearby = set(words[max(0, i - 2) : i + 2])
         if ahead == 0 and nearby & words_of.next:
             ahead = 7  # "next Monday", said on a Monday

@@ -106,6 +106,21 @@ def _evaluate(engine: DialogueEngine, path: Path, *, as_json: bool, through: str
     print(f"language detection:             {summary['language_accuracy']:.1%}")
     print(f"latency median / p99:           {summary['latency_ms_median']:.2f} / ", end="")
     print(f"{summary['latency_ms_p99']:.2f} ms")
+    for title, key in (("per kind", "by_kind"), ("per language", "by_language")):
+        print(f"{title}:")
+        for name, row in summary[key].items():
+            print(
+                f"  {name:<14} {row['questions']:>4} questions  in scope "
+                f"{row['top1_in_scope']:6.1%}  out of scope {row['no_match_out_of_scope']:6.1%}"
+            )
+    print("reliability (in scope: the best intent's confidence, and how often it was right):")
+    for row in summary["reliability"]:
+        right = "   -  " if row["right"] is None else f"{row['right']:6.1%}"
+        print(f"  {row['confidence']}  {row['questions']:>4} questions  right {right}")
+    if summary["confusions"]:
+        print("most frequent confusions (expected -> got):")
+        for row in summary["confusions"][:10]:
+            print(f"  {row['expected']} -> {row['got']}: {row['times']}")
     for mistake in summary["mistakes"]:
         print(
             f"  {mistake['text']!r}: expected {mistake['expected']}, got {mistake['got']} "

@@ -183,3 +183,37 @@ def test_a_broken_knowledge_base_exits_2_naming_the_problem(tmp_path: Path) -> N
     )
     assert proc.returncode == 2
     assert "_phrases.toml: missing" in proc.stderr
+
+
+async def test_a_greeting_is_answered_and_is_no_misunderstanding(engine: DialogueEngine) -> None:
+    """#21: 'goedemorgen' counted towards calling a colleague."""
+    talk = engine.conversation("nl")
+    for said in ("goedemorgen", "hallo", "goeiemiddag"):
+        reply = talk.respond(said)
+        assert reply.intent == "greeting" and reply.kind is ReplyKind.ANSWER, said
+    assert talk.failures == 0
+    question = talk.respond("goeiemorgen, waar zijn de toiletten?")
+    assert question.intent == "toilets", "a greeting and a question is a question"
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # someone else's matter, even with our words in it (#21)
+        ("is de supermarkt open op zondag", None),
+        ("horaires Delhaize", None),
+        ("wo ist der nächste Geldautomat", None),
+        ("what's the weather like tomorrow", None),
+        # a term from another language, and words a recogniser split
+        ("where do I get a uittreksel", "certificate_extract"),
+        ("ik kom voor mijn identiteits kaart", "id_card"),
+        ("waar zijn de toi letten", "toilets"),
+        # regional words
+        ("wanneer komt de vuilkar", "waste_collection"),
+        ("hoeveel is de gemeentetaks", "taxes"),
+    ],
+)
+async def test_questions_as_visitors_really_ask_them(
+    engine: DialogueEngine, said: str, expected: str | None
+) -> None:
+    assert engine.understand(said).intent == expected, engine.understand(said)
