@@ -162,9 +162,17 @@ class DialogueEngine:
             # be half in Dutch): the question may make sense in another of its languages.
             short = len(text.split()) <= SHORT_WORDS
             margin = OTHER_LANGUAGE_MARGIN if short else SENTENCE_MARGIN
+            words = fold(text).split()
+            here = self._matcher.known(language)[0]
+            strange = [w for w in words if w not in here]  # words this language does not use
             for other in self.kb.languages:
                 if other == language:
                     continue
+                there = self._matcher.known(other)[0]
+                if not (short and any(w in there for w in words)) and not any(
+                    w in there for w in strange
+                ):
+                    continue  # nothing that language would read differently: not worth a look
                 found, said = self._rank(text, other)
                 if (
                     found

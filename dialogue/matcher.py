@@ -202,16 +202,22 @@ class Matcher:
         if len(spans) > WINDOW:
             # A long question is judged on its best stretch too: a person hears the clause
             # that asks, not the story around it.
+            phrased: dict[str, float] = defaultdict(float)
+            for owners in phrase_hits:
+                for intent in owners:
+                    phrased[intent] += index.unknown_weight * 0.5
             phrases_part = index.unknown_weight * 0.5 * len(phrase_hits)
-            for intent in coverage:
-                extra = sum(index.unknown_weight * 0.5 for o in phrase_hits if intent in o)
-                for start in range(len(spans) - WINDOW + 1):
-                    window = spans[start : start + WINDOW]
-                    weight = sum(w for w, _ in window) + phrases_part
-                    value = sum(e.get(intent, 0.0) for _, e in window) + extra
-                    coverage[intent] = max(
-                        coverage[intent], WINDOW_SHARE * min(1.0, value / weight)
-                    )
+            for start in range(len(spans) - WINDOW + 1):
+                window = spans[start : start + WINDOW]
+                weight = sum(w for w, _ in window) + phrases_part
+                values: dict[str, float] = defaultdict(float, phrased)
+                for _, evidence in window:
+                    for intent, value in evidence.items():
+                        values[intent] += value
+                for intent, value in values.items():
+                    share = WINDOW_SHARE * min(1.0, value / weight)
+                    if share > coverage.get(intent, 0.0):
+                        coverage[intent] = share
         candidates = sorted(coverage, key=lambda i: coverage[i], reverse=True)[:CANDIDATES]
         text = " ".join(stems)
         results = []

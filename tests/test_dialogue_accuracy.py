@@ -47,14 +47,14 @@ HARD_SET = REPO / "tests" / "data" / "dialogue_hard.jsonl"
 async def test_the_hard_development_set_holds_what_was_reached() -> None:
     """#21: 372 lines written fresh as visitors speak (misheard, dialect, long,
     code-switched, fragments, days; none copied from the KB or the shared set). The
-    issue's bar is 90% / 90%; this guards what the engine reaches now (82% / 88%) so no
+    issue's bar is 90% / 90%; this guards what the engine reaches now (81% / 90%) so no
     change slips back, and names the weakest kinds."""
     async with VirtualClock(datetime(2026, 11, 24, 9, tzinfo=UTC)) as clock:
         engine = build_engine(load_config(REPO / "robot.toml"), REPO / "robot.toml", clock)
         summary = evaluate(engine, read_samples(HARD_SET)).summary()
     assert summary["questions"] >= 300
     assert summary["top1_accuracy_in_scope"] >= 0.80, summary["by_kind"]
-    assert summary["no_match_rate_out_of_scope"] >= 0.85, summary["by_kind"]
+    assert summary["no_match_rate_out_of_scope"] >= 0.88, summary["by_kind"]
     kinds = summary["by_kind"]
     assert (
         kinds["fragment"]["top1_in_scope"] >= 0.90
