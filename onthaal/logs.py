@@ -101,11 +101,25 @@ class HumanFormatter(logging.Formatter):
 CHATTY_LIBRARIES = ("amqtt", "transitions", "bumble")
 
 
+class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes, not when it was made
+    (a program, or a test, may replace it; a closed old one lost the line)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure_logging(
     fmt: LogFormat = "human", level: str = "INFO", stream: TextIO | None = None
 ) -> None:
     """Route all logging to ``stream`` (stderr by default) in the chosen format."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = (
+        logging.StreamHandler(stream) if stream is not None else _StandardError()
+    )
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
     handler.addFilter(_ChildFilter())
     root = logging.getLogger()

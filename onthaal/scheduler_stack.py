@@ -42,7 +42,7 @@ def url_beacons(config: Config) -> set[str]:
 LOOP_BUSY_TIMEOUT = 0.25
 
 
-def open_store(config: Config, config_path: Path, *, busy_timeout: float = 5.0) -> Store:
+def open_store(config: Config, config_path: Path, *, busy_timeout: float = 2.0) -> Store:
     """The schedule database named in ``[scheduler]``."""
     return Store(config_path.parent / config.scheduler.database, busy_timeout=busy_timeout)
 

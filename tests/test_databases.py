@@ -44,7 +44,7 @@ def _make(kind: str, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "schedule":
         store = Store(path)
-        for number in range(200):  # several pages
+        for number in range(60):  # several pages
             store.add(_message(number), "test", T0)
         store.close()
     elif kind == "outbox":
@@ -55,8 +55,9 @@ def _make(kind: str, path: Path) -> None:
         from onthaal.web.users import Users
 
         users = Users(path)
-        for number in range(30):
-            users.add(f"staff{number}", "long enough, 2026", "staff")
+        users.add("staff", "long enough, 2026", "staff")  # one hash: they are slow on purpose
+        for number in range(150):  # pages of the security log
+            users.note("sign-in-failed", "test", f"someone-{number}", "127.0.0.1", T0)
     with sqlite3.connect(path) as db:  # one self-contained file, as on a stopped site
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
