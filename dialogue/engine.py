@@ -10,6 +10,7 @@ asked, and forgets everything when the visitor leaves. It keeps no transcript.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -410,6 +411,32 @@ class Conversation:
         ):
             return self._check(understood.intent, understood)
 
+        aspect, rest = self._aspect_asked(text)
+        if (
+            aspect is not None
+            and self.topic is not None
+            and (
+                understood.intent in (None, self.topic)
+                # the words that ask for the aspect ("kost", "meebrengen") point elsewhere
+                # too; without them, does the question name another topic?
+                or engine.understand(rest, language=self.language).intent in (None, self.topic)
+            )
+        ):
+            # "hoeveel kost dat?", "hoe lang duurt het?": about the topic still on the table
+            reply = self._aspect(self.topic, aspect, understood)
+            if reply is not None:
+                return reply
+        if (
+            aspect is not None
+            and understood.intent is not None
+            and aspect in engine.kb.intents[understood.intent].aspects
+        ):
+            # "hoeveel kost een paspoort?": the answer, and that, if the answer lacks it
+            full = self._answer(understood.intent, understood)
+            part = self._aspect(understood.intent, aspect, understood)
+            if part is not None and part.text not in full.text:
+                return dataclasses.replace(full, text=f"{full.text} {part.text}")
+            return full
         if understood.intent is None:
             if understood.day is not None and self._topic_takes_a_day():
                 assert self.topic is not None
@@ -438,6 +465,44 @@ class Conversation:
             desk=reply.desk,
             tablet=reply.tablet,
             ends_conversation=reply.ends_conversation,
+        )
+
+    def _aspect_asked(self, text: str) -> tuple[str | None, str]:
+        """Which aspect a follow-up asks about (``_aspects.toml``), and the text without
+        the words that asked it."""
+        said = f" {fold(text)} "
+        for name, words in self.engine.kb.aspect_words.items():
+            found = [phrase for phrase in words.get(self.language, ()) if f" {phrase} " in said]
+            if found:
+                for phrase in found:
+                    said = said.replace(f" {phrase} ", " ")
+                return name, said.strip()
+        return None, text
+
+    def _aspect(self, intent_id: str, aspect: str, understood: Understanding) -> Reply | None:
+        """The topic's answer about ``aspect``: its own text, or where its desk is."""
+        engine = self.engine
+        intent = engine.kb.intents[intent_id]
+        desk = engine.kb.desks.get(intent.desk) if intent.desk else None
+        values = {name: engine.kb.variable(name, self.language) for name in engine.kb.variables}
+        if desk is not None:
+            values["desk"] = desk.name[self.language]
+            values["desk_location"] = desk.location[self.language]
+        if aspect in intent.aspects:
+            text = intent.aspects[aspect][self.language].format(**values)
+        elif aspect == "where" and desk is not None:
+            text = engine.phrase("where_desk", self.language, **values)
+        else:
+            return None
+        self.failures = 0
+        return Reply(
+            ReplyKind.ANSWER,
+            " ".join(text.split()),
+            self.language,
+            intent=intent_id,
+            confidence=understood.confidence,
+            desk=desk,
+            tablet=intent.tablet,
         )
 
     def _misunderstood(self, understood: Understanding) -> Reply:

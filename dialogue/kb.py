@@ -55,6 +55,7 @@ REQUIRED_PHRASES = (
     "when_tomorrow",
     "when_weekday",
     "when_date",
+    "where_desk",
 )
 
 
@@ -91,6 +92,8 @@ class Intent:
     handover: bool = False
     ends_conversation: bool = False
     courtesy: bool = False  # a greeting or thanks: gives way when a question comes with it
+    # What a follow-up may ask about it ("hoeveel kost dat?"): aspect -> language -> text
+    aspects: dict[str, dict[str, str]] = field(default_factory=dict)
     source: str = ""
 
 
@@ -107,6 +110,8 @@ class KnowledgeBase:
     not_ours: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
     # Regional words (_synonyms.toml): lang -> folded word -> folded standard word(s).
     synonyms: dict[str, dict[str, str]] = field(default_factory=dict)
+    # How a follow-up asks for an aspect (_aspects.toml): aspect -> lang -> folded phrases.
+    aspect_words: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def variable(self, name: str, language: str) -> str:
         """A static variable in ``language`` (or its language-independent value)."""
@@ -169,9 +174,46 @@ def load_knowledge_base(folder: str | Path, languages: tuple[str, ...]) -> Knowl
                     f"{folder / '_synonyms.toml'}: [{language}] {word!r}: "
                     f"{' '.join(missing)!r} is a word no intent uses"
                 )
+    aspect_words = {
+        name: {
+            str(language): tuple(fold(p) for p in phrases if isinstance(p, str))
+            for language, phrases in table.items()
+            if isinstance(phrases, list)
+        }
+        for name, table in special.get("_aspects.toml", {}).items()
+        if name in ASPECTS and isinstance(table, dict)
+    }
     if problems:
         raise KnowledgeBaseError(problems)
-    return KnowledgeBase(languages, intents, desks, variables, phrases, not_ours, synonyms)
+    return KnowledgeBase(
+        languages, intents, desks, variables, phrases, not_ours, synonyms, aspect_words
+    )
+
+
+ASPECTS = ("cost", "duration", "documents", "where")
+
+
+def _aspects_of(
+    where: str, data: Any, languages: tuple[str, ...], problems: list[str]
+) -> dict[str, dict[str, str]]:
+    """An intent's ``[aspects.NAME]`` texts: every site language, a known aspect."""
+    if not isinstance(data, dict):
+        problems.append(f"{where}: [aspects] must be tables of languages")
+        return {}
+    found = {}
+    for name, texts in data.items():
+        if name not in ASPECTS:
+            problems.append(
+                f"{where}: aspects.{name}: unknown aspect (known: {', '.join(ASPECTS)})"
+            )
+            continue
+        found[name] = {
+            str(k): str(v)
+            for k, v in _per_language(
+                f"{where}: aspects.{name}", name, texts, languages, problems
+            ).items()
+        }
+    return found
 
 
 def _not_ours(
@@ -243,6 +285,7 @@ _INTENT_KEYS = {
     "handover",
     "ends_conversation",
     "courtesy",
+    "aspects",
     "label",
     "examples",
     "keywords",
@@ -293,6 +336,18 @@ def _intent(
         problems.append(f"{where}: link: {link!r} is not an http(s) address")
         link = None
     allowed = variables | CALENDAR_VARIABLES | (DESK_VARIABLES if desk else set())
+    aspects = _aspects_of(where, data.get("aspects", {}), languages, problems)
+    for aspect, texts in aspects.items():
+        for language, text in texts.items():
+            try:
+                unknown = template_fields(text) - allowed
+            except ValueError as exc:
+                problems.append(f"{where}: aspects.{aspect}.{language}: broken template ({exc})")
+                continue
+            for name in sorted(unknown):
+                problems.append(
+                    f"{where}: aspects.{aspect}.{language}: unknown variable {{{name}}}"
+                )
     for language, answer in answers.items():
         if not isinstance(answer, str) or not answer.strip():
             problems.append(f"{where}: answers.{language}: empty answer")
@@ -319,6 +374,7 @@ def _intent(
         handover=bool(data.get("handover", False)),
         ends_conversation=bool(data.get("ends_conversation", False)),
         courtesy=bool(data.get("courtesy", False)),
+        aspects=aspects,
         source=str(path),
     )
 

@@ -217,3 +217,22 @@ async def test_questions_as_visitors_really_ask_them(
     engine: DialogueEngine, said: str, expected: str | None
 ) -> None:
     assert engine.understand(said).intent == expected, engine.understand(said)
+
+
+async def test_a_follow_up_asks_about_an_aspect_of_the_topic(engine: DialogueEngine) -> None:
+    """#21: after an id-card answer, 'hoeveel kost dat' and 'what to bring' lost the topic."""
+    talk = engine.conversation("nl")
+    assert talk.respond("Ik wil een nieuwe identiteitskaart").intent == "id_card"
+    cost = talk.respond("hoeveel kost dat?")
+    assert cost.intent == "id_card" and "tarieven" in cost.text
+    bring = talk.respond("en wat moet ik meebrengen?")
+    assert bring.intent == "id_card" and bring.text.startswith("Breng een recente pasfoto")
+    where = talk.respond("waar is dat?")
+    assert where.intent == "id_card" and where.text.startswith("U vindt de dienst Burgerzaken")
+    ready = talk.respond("en een paspoort, hoeveel kost dat?")
+    assert ready.intent == "passport" and ready.text.startswith("Een paspoort vraagt u aan")
+    assert "tarieven" in ready.text, "a new topic: the whole answer, and the price"
+    assert talk.respond("waar zijn de toiletten").intent == "toilets", "a new topic is new"
+    english = engine.conversation("en")
+    english.respond("I need a new passport")
+    assert "about a week" in english.respond("how long does it take?").text
