@@ -16,7 +16,7 @@ from onthaal.scenario.model import Expectation, Fault, Scenario, StaffAction
 StepKind = Literal["visit", "staff", "fault", "recover", "check"]
 PHRASES = Path(__file__).resolve().parents[2] / "scenarios" / "out_of_scope.toml"
 # Intents that end or redirect a conversation; a planned question never uses them.
-NOT_ASKED = frozenset({"thanks_goodbye", "contact_staff"})
+NOT_ASKED = frozenset({"thanks_goodbye", "contact_staff", "greeting"})
 
 
 @dataclass(frozen=True)
