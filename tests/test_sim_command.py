@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from onthaal.cli import build_parser
+from onthaal.cli import build_parser, main
 from onthaal.config import load_config
 from tests.configs import isolated_config
 
@@ -86,22 +87,24 @@ def test_ctrl_c_stops_the_day_writes_a_partial_report_and_no_traceback(tmp_path:
 
 
 def test_init_makes_a_site_that_check_config_accepts_and_a_broken_one_is_named(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     site = tmp_path / "site"
-    done = onthaal("init", str(site))
-    assert done.returncode == 0, done.stderr
+    assert main(["init", str(site)]) == 0, capsys.readouterr().err
     assert (site / "content" / "kb").is_dir() and (site / "content" / "behaviours.toml").is_file()
     assert (site / "var").stat().st_mode & 0o777 == 0o700
-    assert onthaal("check-config", str(site / "robot.toml")).stdout.strip() == "ok"
-    assert onthaal("init", str(site)).returncode == 2, "an existing site is not overwritten"
+    capsys.readouterr()
+    assert main(["check-config", str(site / "robot.toml")]) == 0
+    assert capsys.readouterr().out.strip() == "ok"
+    assert main(["init", str(site)]) == 2, "an existing site is not overwritten"
 
     (site / "var" / "schedule.sqlite").mkdir()
     (site / "content" / "behaviours.toml").unlink()
-    broken = onthaal("check-config", str(site / "robot.toml"))
-    assert broken.returncode == 2
-    assert "[scheduler] database" in broken.stderr and "is a folder" in broken.stderr
-    assert "[behaviours] texts" in broken.stderr
+    capsys.readouterr()
+    assert main(["check-config", str(site / "robot.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "[scheduler] database" in err and "is a folder" in err
+    assert "[behaviours] texts" in err
 
 
 def test_after_hostile_requests_the_process_still_stops_on_sigterm_in_time(
@@ -154,17 +157,19 @@ def test_after_hostile_requests_the_process_still_stops_on_sigterm_in_time(
     assert time.monotonic() - started < 10.0
 
 
-def test_a_zero_byte_database_is_refused_by_name_and_left_untouched(tmp_path: Path) -> None:
+def test_a_zero_byte_database_is_refused_by_name_and_left_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """#20: an empty schedule.sqlite used to be taken as a new empty database."""
     config = isolated_config(tmp_path)
     database = tmp_path / "var" / "schedule.sqlite"
     database.parent.mkdir(parents=True, exist_ok=True)
     database.write_bytes(b"")
     for command in (["sim", "--duration", "5"], ["schedule", "list"]):
-        done = onthaal(*command, "--config", str(config))
-        assert done.returncode == 2, done.stderr
-        assert f"{database}: is empty (0 bytes), not a database" in done.stderr
-        assert "Traceback" not in done.stderr
+        assert main([*command, "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert f"{database}: is empty (0 bytes), not a database" in err
+        assert "Traceback" not in err
     assert database.stat().st_size == 0, "never replaced"
-    checked = onthaal("check-config", str(config))
-    assert checked.returncode == 2 and "[scheduler] database" in checked.stderr
+    assert main(["check-config", str(config)]) == 2
+    assert "[scheduler] database" in capsys.readouterr().err
