@@ -192,18 +192,22 @@ def sim(config: Path, scenario: Path, *extra: str) -> subprocess.CompletedProces
 
 
 def test_a_second_run_with_a_config_elsewhere_starts_from_an_empty_state(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The state folder is relative to where sim runs; the config's own paths to its folder."""
+    from onthaal.cli import main
+
     scenario = tmp_path / "small.toml"
     scenario.write_text(SMALL)
     config = isolated_config(tmp_path)
     state = Path("var") / f"test-state-{tmp_path.name}"  # relative to the repository
     try:
         for _ in range(2):
-            done = sim(config, scenario, "--state", str(state))
-            assert done.returncode == 0, done.stderr[-2000:]
-            assert "Traceback" not in done.stderr
+            code = main(["sim", "--config", str(config), "--scenario", str(scenario), "--fast",
+                         "--log-level", "error", "--state", str(state)])  # fmt: skip
+            err = capsys.readouterr().err
+            assert code == 0, err[-2000:]
+            assert "Traceback" not in err
     finally:
         shutil.rmtree(REPO / state, ignore_errors=True)
 
