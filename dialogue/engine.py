@@ -326,27 +326,24 @@ class DialogueEngine:
 
     def _day_label(self, day: date, today: date, language: str) -> str:
         """'Vandaag', 'Morgen', 'Op zaterdag' (this week), 'Op 24 december' (later)."""
-        if day == today:
-            return self.phrase("today", language)
-        if day == today + timedelta(days=1):
-            return self.phrase("tomorrow", language)
-        if today < day < today + timedelta(days=7):
-            weekday = self.kb.phrases["weekdays"][language][day.weekday()]
-            return self.phrase("on_day", language, weekday=weekday)
-        month = self.kb.phrases["months"][language][day.month - 1]
-        return self.phrase("on_date", language, day=str(day.day), month=month)
+        return self._naming(day, today, language, ("today", "tomorrow", "on_day", "on_date"))
 
     def _when(self, day: date, today: date, language: str) -> str:
         """The same, inside a sentence: 'vandaag', 'morgen', 'op maandag', 'op 2 januari'."""
+        keys = ("when_today", "when_tomorrow", "when_weekday", "when_date")
+        return self._naming(day, today, language, keys)
+
+    def _naming(self, day: date, today: date, language: str, keys: tuple[str, ...]) -> str:
+        """``day`` said with the phrase for today, tomorrow, a weekday or a date."""
         if day == today:
-            return self.phrase("when_today", language)
+            return self.phrase(keys[0], language)
         if day == today + timedelta(days=1):
-            return self.phrase("when_tomorrow", language)
+            return self.phrase(keys[1], language)
         if today < day < today + timedelta(days=7):
             weekday = self.kb.phrases["weekdays"][language][day.weekday()]
-            return self.phrase("when_weekday", language, weekday=weekday)
+            return self.phrase(keys[2], language, weekday=weekday)
         month = self.kb.phrases["months"][language][day.month - 1]
-        return self.phrase("when_date", language, day=str(day.day), month=month)
+        return self.phrase(keys[3], language, day=str(day.day), month=month)
 
     def _ranges(self, hours: DayHours, language: str) -> str:
         parts = [

@@ -774,21 +774,25 @@ def _is_loopback(host: str) -> bool:
 _TOML_POSITION = re.compile(r"^(?P<reason>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 
 
+def read_text_file(path: Path, what: str = "config file") -> str:
+    """The text of a file people write (a config, a scenario); :class:`ConfigError` with
+    one line naming it if it is a directory, missing, not UTF-8 or unreadable."""
+    if path.is_dir():
+        raise ConfigError([f"{path}: is a directory, not a {what}"])
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+
+
 def load_config(path: str | Path) -> Config:
     """Read, parse and validate a config file; raise :class:`ConfigError` on any problem."""
     path = Path(path)
-    name = str(path)
-    if path.is_dir():
-        raise ConfigError([f"{name}: is a directory, not a config file"])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{name}: file not found"]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([f"{name}: not UTF-8 text (byte {exc.start})"]) from None
-    except OSError as exc:
-        raise ConfigError([f"{name}: cannot read ({exc.strerror})"]) from None
-    return parse_config(text, name)
+    return parse_config(read_text_file(path), str(path))
 
 
 def parse_config(text: str, name: str = "robot.toml") -> Config:

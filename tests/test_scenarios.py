@@ -407,7 +407,7 @@ def test_a_broken_scenario_is_refused_before_the_day_starts_naming_the_key(
 
 @pytest.mark.parametrize(
     ("what", "says"),
-    [("folder", "is a folder, not a scenario file"), ("latin-1", "not UTF-8 text")],
+    [("folder", "is a directory, not a scenario file"), ("latin-1", "not UTF-8 text")],
 )
 def test_a_scenario_that_is_no_text_file_is_one_line_and_exit_2(
     tmp_path: Path, what: str, says: str, capsys: pytest.CaptureFixture[str]

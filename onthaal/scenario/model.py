@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from beacons.content import TITLE_MAX, check_text
-from onthaal.config import Config, ConfigError
+from onthaal.config import Config, ConfigError, read_text_file
 from scheduler.model import EARLIEST, LATEST
 from scheduler.parse import parse_targets
 
@@ -304,15 +304,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario; raises :class:`ConfigError` naming file, key, reason."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: file not found"]) from None
-    except IsADirectoryError:
-        raise ConfigError([f"{path}: is a folder, not a scenario file"]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot be read ({exc.strerror})"]) from None
+        data = tomllib.loads(read_text_file(path, "scenario file"))
     except RecursionError:
         raise ConfigError([f"{path}: nested too deeply to be a scenario file"]) from None
     except tomllib.TOMLDecodeError as exc:
