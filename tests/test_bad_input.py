@@ -201,7 +201,9 @@ async def test_a_form_with_a_file_or_a_word_for_a_number_is_refused_not_stored(s
 # -- schemathesis over the served API, and properties of the domain's parsers ----------------
 
 
-async def test_schemathesis_finds_no_server_error_and_no_schema_violation(site: Site) -> None:
+async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+    site: Site, tmp_path: Path
+) -> None:
     """#20: generated requests (a fixed seed, a bounded number per operation) against the
     served API with an admin token: every answer a documented status with a documented
     body and content type; no 5xx; requests the schema forbids are refused.
@@ -221,6 +223,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(site: 
         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
         "--max-examples", "8", "--seed", "20", "--no-color", "--workers", "1",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # its cache of findings goes there, not into the repository
     )  # fmt: skip
     output, _ = await asyncio.wait_for(process.communicate(), 240)
     report = output.decode("utf-8", "replace")
