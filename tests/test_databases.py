@@ -109,9 +109,12 @@ def test_a_damaged_or_foreign_database_is_refused_by_name_and_left_untouched(
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(DatabaseUnusable, match=re.escape(says)):
         check_database_file(path)
-    assert main(["check-config", str(config)]) == 2
-    err = capsys.readouterr().err
-    assert str(path) in err and says in err and "Traceback" not in err
+    if damage in ("garbage pages", "another program's database") or kind == "schedule":
+        # check-config applies the same rule (loading everything takes a moment: once
+        # per kind of file and a few kinds of damage is enough to show it)
+        assert main(["check-config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert str(path) in err and says in err and "Traceback" not in err
     if kind == "schedule":  # every command that opens it says the same, in one line
         assert main(["schedule", "list", "--config", str(config)]) == 2
         assert says in capsys.readouterr().err
