@@ -21,6 +21,7 @@ from dialogue.kb import CALENDAR_VARIABLES, Desk, Intent, KnowledgeBase, templat
 from dialogue.langid import LanguageDetector
 from dialogue.matcher import NOT_OURS, Matcher, Scored
 from dialogue.normalize import fold, language_data, tokenize
+from dialogue.semantic import Meaning, SemanticStage, fuse
 from dialogue.when import DayMention, day_words, find_day
 
 #: Below this confidence an utterance is not understood.
@@ -96,9 +97,16 @@ class DialogueEngine:
         default_language: str,
         threshold: float = THRESHOLD,
         clarify_margin: float = CLARIFY_MARGIN,
+        semantic: SemanticStage | None = None,
     ) -> None:
-        """Index ``kb``; answers about opening hours use ``calendar`` and ``clock``."""
+        """Index ``kb``; answers about opening hours use ``calendar`` and ``clock``.
+
+        ``semantic``: the optional second stage (:mod:`dialogue.semantic`); its
+        :class:`Meaning` of a question is passed to :meth:`understand` by the caller,
+        who computes it off the event loop (:meth:`meaning_of`).
+        """
         self.kb = kb
+        self.semantic = semantic
         self.calendar = calendar
         self.clock = clock
         self.default_language = default_language
@@ -144,13 +152,27 @@ class DialogueEngine:
 
     # -- understanding -------------------------------------------------------------------
 
+    def meaning_of(self, text: str) -> Meaning | None:
+        """The semantic stage's reading of ``text`` (None without a ready stage).
+
+        Blocking (one sentence embedding): on an event loop, call it in a thread.
+        """
+        return self.semantic.meaning(text) if self.semantic is not None else None
+
     def understand(
-        self, text: str, prior_language: str | None = None, *, language: str | None = None
+        self,
+        text: str,
+        prior_language: str | None = None,
+        *,
+        language: str | None = None,
+        meaning: Meaning | None = None,
     ) -> Understanding:
         """The intent of ``text``, with the language it is in.
 
         ``language``: known already (a recogniser hears one language only: what it
         spotted is in that language, however short); otherwise it is detected.
+        ``meaning``: the semantic stage's reading of ``text`` (:meth:`meaning_of`), fused
+        with the words' evidence; without it, the words decide alone.
         """
         given = language is not None and language in self._languages
         if not given:
@@ -181,6 +203,8 @@ class DialogueEngine:
                     and (not ranked or found[0].confidence > ranked[0].confidence)
                 ):
                     ranked, mention, language = found, said, other
+        if meaning is not None and not follow_up:
+            ranked = fuse(ranked, meaning)
         best = ranked[0] if ranked and ranked[0].confidence >= self.threshold else None
         return Understanding(
             intent=best.intent if best else None,
@@ -376,16 +400,23 @@ class Conversation:
         self.options = ()
 
     def respond(
-        self, text: str, language: str | None = None, heard_with: float | None = None
+        self,
+        text: str,
+        language: str | None = None,
+        heard_with: float | None = None,
+        meaning: Meaning | None = None,
     ) -> Reply:
         """The robot's reply to what the visitor just said (in ``language``, if known).
 
         ``heard_with``: the recogniser's confidence. Heard unsure (under
         :data:`CHECK_BELOW`), an intent is checked first ("Bedoelt u uw paspoort?")
-        instead of answered.
+        instead of answered. ``meaning``: the semantic stage's reading of ``text``
+        (:meth:`DialogueEngine.meaning_of`, computed off the loop), if there is one.
         """
         engine = self.engine
-        understood = engine.understand(text, prior_language=self.language, language=language)
+        understood = engine.understand(
+            text, prior_language=self.language, language=language, meaning=meaning
+        )
         self.language = understood.language
         if len(self.options) == 1:  # a check question is pending: yes, no, or a new question
             checked, self.options = self.options[0], ()

@@ -139,18 +139,25 @@ def evaluate(
     engine: DialogueEngine,
     samples: Iterable[Sample],
     hear: Callable[[str, str], str] | None = None,
+    *,
+    semantic: bool = False,
 ) -> Evaluation:
     """Run every sample through :meth:`DialogueEngine.understand` with no prior language.
 
     ``hear(text, language)``: what a recogniser makes of the sentence (the phrases a
     word-spotting robot spots), understood in that language, as on the robot.
+    ``semantic``: with the engine's (prepared) semantic stage fused in, as the robot
+    does for a sentence when one is configured (not for a phrase ``hear`` spotted); its
+    time counts in the latencies.
     """
     result = Evaluation()
     for sample in samples:
         started = time.perf_counter()
         if hear is None:
-            understood = engine.understand(sample.text)
+            meaning = engine.meaning_of(sample.text) if semantic else None
+            understood = engine.understand(sample.text, meaning=meaning)
         else:
+            # A spotted phrase, not a sentence: the robot reads no meaning into it.
             heard = hear(sample.text, sample.language)
             understood = engine.understand(heard, language=sample.language)
         result.latencies_ms.append((time.perf_counter() - started) * 1000)

@@ -225,7 +225,7 @@ def _not_ours(
     if not isinstance(examples, dict) or not isinstance(keywords, dict):
         problems.append(f"{path}: [examples] and [keywords] must be tables of languages")
         return found
-    for language in set(examples) | set(keywords):
+    for language in sorted(set(examples) | set(keywords)):  # the same order every run
         items = [examples.get(language, []), keywords.get(language, [])]
         if not all(isinstance(i, list) and all(isinstance(t, str) for t in i) for i in items):
             problems.append(f"{path}: {language}: lists of text, please")

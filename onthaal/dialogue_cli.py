@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,16 +19,30 @@ from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+#: The figures ``dialogue eval`` also reports for the words alone, beside both stages.
+STAGE_FIGURES = (
+    "top1_accuracy_in_scope",
+    "no_match_rate_out_of_scope",
+    "language_accuracy",
+    "latency_ms_median",
+    "latency_ms_p99",
+)
 
 
 def run_dialogue_command(args: argparse.Namespace, config: Config, config_path: Path) -> int:
     """Run ``chat`` or ``dialogue eval``; returns the exit code."""
     try:
-        engine = build_engine(config, config_path, RealClock())
+        # Not the robot: preparing the examples (the first time) may use every core.
+        engine = build_engine(
+            config, config_path, RealClock(), semantic=True, semantic_threads=os.cpu_count() or 1
+        )
     except KnowledgeBaseError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_BAD_INPUT
+    if engine.semantic is not None and not engine.semantic.ready:
+        print("preparing the semantic stage (once per knowledge base)...", file=sys.stderr)
+        engine.semantic.prepare()
     if args.command == "chat":
         if args.json is not None:
             return _chat_once(engine, args.json, args.language)
@@ -94,12 +109,26 @@ def _evaluate(engine: DialogueEngine, path: Path, *, as_json: bool, through: str
         print(f"{path}: {exc}" if isinstance(exc, OSError) else str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     hear = word_spotting(engine) if through == "naoqi" else None
-    summary = evaluate(engine, samples, hear).summary()
+    words = evaluate(engine, samples, hear).summary()
+    summary = words
+    summary["stage"] = "words"
+    if engine.semantic is not None:  # both stages: the configured one, and words alone
+        summary = evaluate(engine, samples, hear, semantic=True).summary()
+        summary["stage"] = "words+semantic"
+        summary["words_only"] = {key: words[key] for key in STAGE_FIGURES}
     summary["through"] = through
     if as_json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return EXIT_OK
     print(f"heard through:                  {through}")
+    print(f"stage:                          {summary['stage']}")
+    if "words_only" in summary:
+        alone = summary["words_only"]
+        print(
+            f"words alone:                    in scope {alone['top1_accuracy_in_scope']:.1%}, "
+            f"out of scope {alone['no_match_rate_out_of_scope']:.1%}, "
+            f"p99 {alone['latency_ms_p99']:.2f} ms"
+        )
     print(f"questions:                      {summary['questions']}")
     print(f"top-1 accuracy (in scope):      {summary['top1_accuracy_in_scope']:.1%}")
     print(f"'no match' rate (out of scope): {summary['no_match_rate_out_of_scope']:.1%}")

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 from clock import Clock
 from dialogue.calendar import OpeningCalendar, TimeRange
 from dialogue.engine import DialogueEngine
-from dialogue.kb import KnowledgeBase, load_knowledge_base
+from dialogue.kb import KnowledgeBase, KnowledgeBaseError, load_knowledge_base
+from dialogue.semantic import SemanticUnavailable, semantic_stage
 from onthaal.config import Config
 from onthaal.web.tablet_content import TabletContent, load_tablet_content
 
@@ -48,16 +49,42 @@ def knowledge_base_path(config: Config, config_path: Path) -> Path:
     return (config_path.parent / config.dialogue.knowledge_base).resolve()
 
 
-def build_engine(config: Config, config_path: Path, clock: Clock) -> DialogueEngine:
-    """Load the knowledge base and build the engine; raises KnowledgeBaseError."""
+def build_engine(
+    config: Config,
+    config_path: Path,
+    clock: Clock,
+    *,
+    semantic: bool = False,
+    semantic_threads: int = 1,
+) -> DialogueEngine:
+    """Load the knowledge base and build the engine; raises KnowledgeBaseError.
+
+    ``semantic``: attach the stage ``[dialogue] semantic`` names, not prepared yet (the
+    caller runs ``engine.semantic.prepare()`` in a thread); a stage that cannot run
+    here is a problem of the config, reported like the knowledge base's.
+    """
     languages = tuple(config.site.languages)
     kb = load_knowledge_base(knowledge_base_path(config, config_path), languages)
+    stage = None
+    if semantic:
+        try:
+            stage = semantic_stage(
+                config.dialogue.semantic,
+                kb,
+                config_path.parent / config.dialogue.semantic_cache,
+                threads=semantic_threads,
+            )
+        except SemanticUnavailable as exc:
+            raise KnowledgeBaseError(
+                [f"{config_path}: [dialogue] semantic = {config.dialogue.semantic!r}: {exc}"]
+            ) from None
     return DialogueEngine(
         kb,
         opening_calendar(config),
         clock,
         default_language=config.site.default_language,
         threshold=config.dialogue.threshold,
+        semantic=stage,
     )
 
 

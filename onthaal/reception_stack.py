@@ -31,15 +31,22 @@ class Reception:
 
 
 def build_reception(
-    config: Config, config_path: Path, robot: RobotHAL, clock: Clock, *, tablet_token: str = ""
+    config: Config,
+    config_path: Path,
+    robot: RobotHAL,
+    clock: Clock,
+    *,
+    tablet_token: str = "",
+    semantic: bool = False,
 ) -> Reception:
     """Build the reception for ``robot``; raises KnowledgeBaseError or TextsError.
 
     ``tablet_token`` goes into every tablet page's address, so the page can send taps
-    and typed questions back (see :mod:`onthaal.web.tablet`).
+    and typed questions back (see :mod:`onthaal.web.tablet`). ``semantic``: attach the
+    configured semantic stage (the caller prepares it: ``prepare_in_threads``).
     """
     base = config_path.parent
-    dialogue = build_engine(config, config_path, clock)
+    dialogue = build_engine(config, config_path, clock, semantic=semantic)
     robot.listen_for(
         {lang: spotting_vocabulary(dialogue.kb, lang) for lang in config.site.languages}
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from clock import RealClock
 from dialogue.kb import KnowledgeBaseError
+from dialogue.semantic import SemanticUnavailable, semantic_stage
 from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine, load_tablet_pages
 from onthaal.web.chat import ChatTextsError, load_chat_texts
@@ -93,6 +94,12 @@ def check_site(config: Config, config_path: Path) -> list[str]:
             load_tablet_pages(config, config_path, engine.kb)
         except TabletContentError as exc:
             problems.extend(f"[behaviours] tablet_pages: {p}" for p in exc.problems)
+        try:
+            semantic_stage(
+                config.dialogue.semantic, engine.kb, base / config.dialogue.semantic_cache
+            )
+        except SemanticUnavailable as exc:
+            problems.append(f"[dialogue] semantic: {config.dialogue.semantic!r} {exc}")
     try:
         load_texts(base / config.behaviours.texts, tuple(config.site.languages))
     except TextsError as exc:

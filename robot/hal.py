@@ -124,11 +124,14 @@ class PersonInSight:
 
 @dataclass(frozen=True)
 class UtteranceHeard:
-    """Speech recognised by the robot."""
+    """Speech recognised by the robot (or a question typed on its tablet)."""
 
     text: str
     language: Language
     confidence: float
+    # A phrase of the robot's vocabulary, spotted (NAOqi's recogniser, or a grammar made
+    # of those phrases), not the visitor's sentence: reading its meaning adds nothing.
+    spotted: bool = False
 
 
 @dataclass(frozen=True)

@@ -304,7 +304,8 @@ class NaoqiRobot:
         if text and confidence < self._floor:
             return
         self.last_seen = self._clock.now()
-        self._emit(UtteranceHeard(text, language, confidence))  # type: ignore[arg-type]
+        # The stream's grammar lets through only sentences around a vocabulary phrase.
+        self._emit(UtteranceHeard(text, language, confidence, spotted=True))  # type: ignore[arg-type]
 
     @property
     def known_battery(self) -> BatteryState | None:
@@ -457,6 +458,7 @@ class NaoqiRobot:
             text=kept[0][0],
             language=language,  # type: ignore[arg-type]
             confidence=kept[0][1],
+            spotted=True,
         )
 
     def _forget_the_departed(self, link: _Link) -> None:

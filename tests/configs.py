@@ -26,6 +26,9 @@ def isolated_config(folder: Path, **replace: str) -> Path:
         "behaviours.tablet_pages": f'"{REPO / "content" / "tablet" / "tablet.toml"}"',
         "mqtt.port": str(free_port()),
         "web.port": str(free_port()),
+        # The semantic stage costs seconds to prepare per knowledge base and config
+        # folder: tests that want it say so (tests/test_dialogue_semantic.py).
+        "dialogue.semantic": '"off"',
         **{key.replace("__", "."): value for key, value in replace.items()},
     }
     lines = (REPO / "robot.toml").read_text(encoding="utf-8").splitlines()

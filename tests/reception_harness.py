@@ -111,6 +111,11 @@ async def reception(
     ``config`` defaults to the repository's ``robot.toml``.
     """
     config = config or load_config(REPO / "robot.toml")
+    # Words only (a test injects a prepared semantic stage where it wants one): the
+    # tablet's web app would otherwise prepare one per test.
+    config = config.model_copy(
+        update={"dialogue": config.dialogue.model_copy(update={"semantic": "off"})}
+    )
     async with VirtualClock(start, speed=speed, settle=SETTLE) as clock:
         sim = SimulatedPepper(clock, transport=transport, settings=settings)
         async with sim:

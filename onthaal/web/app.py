@@ -219,7 +219,10 @@ def create_app(services: WebServices) -> FastAPI:
     metrics_text = Metrics(services.store, services.core.snapshot)
     templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
     words = _ui_words(services.config_path)
-    engine = build_engine(config, services.config_path, services.clock)
+    # The chat may use the semantic stage; serve() prepares it, off the loop.
+    engine = build_engine(
+        config, services.config_path, services.clock, semantic=config.chat.enabled
+    )
     app_tablet = tablet_router(
         services.clock,
         services.core,
@@ -230,6 +233,7 @@ def create_app(services: WebServices) -> FastAPI:
         config.site.default_language,
     )
     app = FastAPI(title="Onthaal", version="1", docs_url=None, redoc_url=None)
+    app.state.semantic = engine.semantic
     app.include_router(app_tablet)  # the robot's tablet: visitor pages, no staff session
     if config.chat.enabled:  # the website chatbot: citizens, anonymous, nothing stored
         chat_texts = load_chat_texts(
@@ -1171,9 +1175,13 @@ async def serve(app: FastAPI, host: str, port: int) -> None:
         )
     )
     task = asyncio.ensure_future(server.serve())
+    stage = getattr(app.state, "semantic", None)
+    preparing = asyncio.ensure_future(stage.prepare_in_threads()) if stage is not None else None
     try:
         await asyncio.shield(task)
     finally:
+        if preparing is not None:
+            preparing.cancel()
         server.should_exit = True
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(task, 3)

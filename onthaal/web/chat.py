@@ -12,6 +12,7 @@ hours instead. Pages on the origins in ``[chat] origins`` may call the API (CORS
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import tomllib
@@ -242,7 +243,10 @@ def chat_router(
             )
         language = language_of(data.language)
         key, conversation = conversations.get(data.conversation, language)
-        reply = conversation.respond(data.text, heard_with=None)
+        meaning = None
+        if engine.semantic is not None and engine.semantic.ready:
+            meaning = await asyncio.to_thread(engine.meaning_of, data.text)  # ~20 ms of C
+        reply = conversation.respond(data.text, heard_with=None, meaning=meaning)
         return _out(key, reply, engine, filled)
 
     return router
