@@ -22,6 +22,7 @@ from dialogue.langid import LanguageDetector
 from dialogue.matcher import NOT_OURS, Matcher, Scored
 from dialogue.normalize import fold, language_data, tokenize
 from dialogue.semantic import Meaning, SemanticStage, fuse
+from dialogue.spoken import SPOKEN_WORDS, shorten, spoken_time, words
 from dialogue.when import DayMention, day_words, find_day
 
 #: Below this confidence an utterance is not understood.
@@ -83,6 +84,14 @@ class Reply:
     ends_conversation: bool = False
     options: tuple[str, ...] = ()  # the intents offered when asking back
     offer_tablet: bool = False  # show the "ask" page: type the question or tap a topic
+    # What the robot says, when it is shorter than ``text`` (which the tablet and the
+    # chat show in full): at most SPOKEN_WORDS words, times said as people say them.
+    spoken: str = ""
+
+    @property
+    def said(self) -> str:
+        """What a robot says for this reply."""
+        return self.spoken or self.text
 
 
 class DialogueEngine:
@@ -280,11 +289,29 @@ class DialogueEngine:
             desk=desk,
             tablet=intent.tablet,
             ends_conversation=intent.ends_conversation,
+            spoken=self.spoken(intent, language, day),
         )
 
-    def render(self, intent: Intent, language: str, day: date | None = None) -> str:
-        """Fill in an intent's answer template."""
+    def spoken(self, intent: Intent, language: str, day: date | None = None) -> str:
+        """What the robot says for ``intent``: its ``[spoken]`` text, or the answer's
+        sentences that fit in SPOKEN_WORDS words (and, when the tablet shows the rest,
+        that it does)."""
+        if language in intent.spoken:
+            return self.render(intent, language, day, spoken=True)
+        said, left_out = shorten(self.render(intent, language, day, spoken=True))
+        pointer = self.kb.phrases.get("more_on_screen", {}).get(language)
+        if left_out and intent.tablet and pointer and words(f"{said} {pointer}") <= SPOKEN_WORDS:
+            said = f"{said} {pointer}"
+        return said
+
+    def render(
+        self, intent: Intent, language: str, day: date | None = None, *, spoken: bool = False
+    ) -> str:
+        """Fill in an intent's answer template (``spoken``: its spoken text, if it has
+        one, with times as people say them)."""
         template = intent.answers[language]
+        if spoken:
+            template = intent.spoken.get(language, template)
         values: dict[str, str] = {
             name: self.kb.variable(name, language) for name in self.kb.variables
         }
@@ -293,25 +320,26 @@ class DialogueEngine:
             values["desk"] = desk.name[language]
             values["desk_location"] = desk.location[language]
         if template_fields(template) & CALENDAR_VARIABLES:
-            values["day_hours"] = self.day_hours(language, day)
-            values["next_open"] = self.next_open(language, day)
+            values["day_hours"] = self.day_hours(language, day, spoken=spoken)
+            values["next_open"] = self.next_open(language, day, spoken=spoken)
         return " ".join(template.format(**values).split())
 
     def phrase(self, key: str, language: str, /, **values: str) -> str:
         """One of the engine's own sentences from ``_phrases.toml``."""
         return str(self.kb.phrases[key][language]).format(**values)
 
-    def day_hours(self, language: str, day: date | None = None) -> str:
+    def day_hours(self, language: str, day: date | None = None, *, spoken: bool = False) -> str:
         """'Today we are open from 8.30 to 12.00.' for ``day`` (default today).
 
         Asked today after the last closing: closed now, and when it was open today.
+        ``spoken``: times as people say them ("van half negen tot twaalf uur").
         """
         now = self.calendar.local(self.clock.now())
         today = now.date()
         day = day or today
         hours = self.calendar.hours_on(day, language)
         if hours.open:
-            ranges = self._ranges(hours, language)
+            ranges = self._ranges(hours, language, spoken)
             if day == today and all(end <= now.time() for _, end in hours.ranges):
                 return self.phrase("closed_now", language, ranges=ranges)
             label = self._day_label(day, today, language)
@@ -324,7 +352,7 @@ class DialogueEngine:
         label = self._day_label(day, today, language)
         return self.phrase("closed_on_day", language, day=label, reason=reason)
 
-    def next_open(self, language: str, day: date | None = None) -> str:
+    def next_open(self, language: str, day: date | None = None, *, spoken: bool = False) -> str:
         """'We open again tomorrow at 8.30.' when closed now, or closed on ``day``.
 
         Empty when open now (asked about today) or open on ``day``.
@@ -345,7 +373,7 @@ class DialogueEngine:
             return ""
         when = self._when(opening.date(), today, language)
         return self.phrase(
-            "next_open", language, when=when, time=self._time(opening.time(), language)
+            "next_open", language, when=when, time=self._time(opening.time(), language, spoken)
         )
 
     def _day_label(self, day: date, today: date, language: str) -> str:
@@ -369,16 +397,22 @@ class DialogueEngine:
         month = self.kb.phrases["months"][language][day.month - 1]
         return self.phrase(keys[3], language, day=str(day.day), month=month)
 
-    def _ranges(self, hours: DayHours, language: str) -> str:
+    def _ranges(self, hours: DayHours, language: str, spoken: bool = False) -> str:
         parts = [
             self.phrase(
-                "range", language, start=self._time(s, language), end=self._time(e, language)
+                "range",
+                language,
+                start=self._time(s, language, spoken),
+                end=self._time(e, language, spoken),
             )
             for s, e in hours.ranges
         ]
         return str(self.kb.phrases["range_join"][language]).join(parts)
 
-    def _time(self, moment: time, language: str) -> str:
+    def _time(self, moment: time, language: str, spoken: bool = False) -> str:
+        patterns = self.kb.phrases.get("time_spoken", {}).get(language)
+        if spoken and isinstance(patterns, dict) and "other" in patterns:
+            return spoken_time(moment, patterns)
         return self.phrase("time", language, h=str(moment.hour), mm=f"{moment.minute:02d}")
 
 
@@ -463,7 +497,9 @@ class Conversation:
             full = self._answer(understood.intent, understood)
             part = self._aspect(understood.intent, aspect, understood)
             if part is not None and part.text not in full.text:
-                return dataclasses.replace(full, text=f"{full.text} {part.text}")
+                # Said: what was asked first, then as much of the rest as fits.
+                said, _ = shorten(f"{part.text} {full.said}")
+                return dataclasses.replace(full, text=f"{full.text} {part.text}", spoken=said)
             return full
         if understood.intent is None:
             if understood.day is not None and self._topic_takes_a_day():
@@ -484,23 +520,14 @@ class Conversation:
         self.failures = 0
         self.topic = intent_id
         reply = self.engine.answer(intent_id, self.language, understood.day)
-        return Reply(
-            kind=reply.kind,
-            text=reply.text,
-            language=reply.language,
-            intent=reply.intent,
-            confidence=understood.confidence,
-            desk=reply.desk,
-            tablet=reply.tablet,
-            ends_conversation=reply.ends_conversation,
-        )
+        return dataclasses.replace(reply, confidence=understood.confidence)
 
     def _aspect_asked(self, text: str) -> tuple[str | None, str]:
         """Which aspect a follow-up asks about (``_aspects.toml``), and the text without
         the words that asked it."""
         said = f" {fold(text)} "
-        for name, words in self.engine.kb.aspect_words.items():
-            found = [phrase for phrase in words.get(self.language, ()) if f" {phrase} " in said]
+        for name, phrasings in self.engine.kb.aspect_words.items():
+            found = [p for p in phrasings.get(self.language, ()) if f" {p} " in said]
             if found:
                 for phrase in found:
                     said = said.replace(f" {phrase} ", " ")

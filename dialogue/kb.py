@@ -23,11 +23,13 @@ from __future__ import annotations
 import string
 import tomllib
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from dialogue.normalize import fold
+from dialogue.spoken import SPOKEN_WORDS, shorten, spoken_time, words
 
 #: Variables the engine fills in itself, per answer.
 DESK_VARIABLES = frozenset({"desk", "desk_location"})
@@ -94,6 +96,9 @@ class Intent:
     courtesy: bool = False  # a greeting or thanks: gives way when a question comes with it
     # What a follow-up may ask about it ("hoeveel kost dat?"): aspect -> language -> text
     aspects: dict[str, dict[str, str]] = field(default_factory=dict)
+    # What the robot says instead of the full answer (``[spoken]``, per language, at most
+    # SPOKEN_WORDS words); without one it says the answer's sentences that fit.
+    spoken: dict[str, str] = field(default_factory=dict)
     source: str = ""
 
 
@@ -147,7 +152,7 @@ def load_knowledge_base(folder: str | Path, languages: tuple[str, ...]) -> Knowl
     for path, data in raw.items():
         if path.name.startswith("_"):
             continue
-        intent = _intent(path, data, languages, desks, set(variables), problems)
+        intent = _intent(path, data, languages, desks, variables, problems)
         if intent is None:
             continue
         if intent.id in intents:
@@ -158,6 +163,7 @@ def load_knowledge_base(folder: str | Path, languages: tuple[str, ...]) -> Knowl
         intents[intent.id] = intent
     if not intents and not problems:
         problems.append(f"{folder}: no intents found (expected one TOML file per intent)")
+    _labels_ask_back_clearly(intents, phrases.get("clarify", {}), problems)
     not_ours = _not_ours(folder / "_not_ours.toml", special.get("_not_ours.toml", {}), problems)
     synonyms = _synonyms(folder / "_synonyms.toml", special.get("_synonyms.toml", {}), problems)
     for language, table in synonyms.items():
@@ -191,6 +197,26 @@ def load_knowledge_base(folder: str | Path, languages: tuple[str, ...]) -> Knowl
 
 
 ASPECTS = ("cost", "duration", "documents", "where")
+
+
+def _labels_ask_back_clearly(
+    intents: dict[str, Intent], clarify: dict[str, Any], problems: list[str]
+) -> None:
+    """No label may hold the word the robot asks back with: "Bedoelt u een uittreksel
+    of attest of een paspoort?" offers three things, or two, nobody knows."""
+    for language, question in clarify.items():
+        if not isinstance(question, str) or "{first}" not in question:
+            continue
+        between = question.split("{first}", 1)[1].split("{second}", 1)[0].strip()
+        if not between:
+            continue
+        for intent in intents.values():
+            label = intent.label.get(language, "")
+            if f" {between} " in f" {label} ":
+                problems.append(
+                    f"{intent.source}: {intent.id}: label.{language}: {label!r} contains "
+                    f"{between!r}, the word the robot asks back with; name one thing"
+                )
 
 
 def _aspects_of(
@@ -279,6 +305,7 @@ def _strings(where: str, name: str, value: Any, problems: list[str]) -> tuple[st
 
 _INTENT_KEYS = {
     "id",
+    "spoken",
     "desk",
     "tablet",
     "link",
@@ -298,9 +325,10 @@ def _intent(
     data: dict[str, Any],
     languages: tuple[str, ...],
     desks: dict[str, Desk],
-    variables: set[str],
+    variable_values: dict[str, dict[str, str]],
     problems: list[str],
 ) -> Intent | None:
+    variables = set(variable_values)
     intent_id = data.get("id")
     if not isinstance(intent_id, str) or not intent_id.strip():
         problems.append(f"{path}: (no id): missing 'id'")
@@ -348,19 +376,40 @@ def _intent(
                 problems.append(
                     f"{where}: aspects.{aspect}.{language}: unknown variable {{{name}}}"
                 )
-    for language, answer in answers.items():
+    spoken = data.get("spoken", {})
+    if not isinstance(spoken, dict) or not all(
+        isinstance(k, str) and k in languages and isinstance(v, str) for k, v in spoken.items()
+    ):
+        problems.append(f"{where}: spoken: a table of texts per site language, please")
+        spoken = {}
+    written = [(f"answers.{k}", v) for k, v in answers.items()]
+    written += [(f"spoken.{k}", v) for k, v in spoken.items()]
+    for name, answer in written:
+        language = name.split(".", 1)[1]
         if not isinstance(answer, str) or not answer.strip():
-            problems.append(f"{where}: answers.{language}: empty answer")
+            problems.append(f"{where}: {name}: empty answer")
             continue
         try:
             used = template_fields(answer)
         except ValueError as exc:
-            problems.append(f"{where}: answers.{language}: broken template ({exc})")
+            problems.append(f"{where}: {name}: broken template ({exc})")
             continue
-        for name in sorted(used - allowed):
-            hint = " (the intent has no desk)" if name in DESK_VARIABLES else ""
+        for variable in sorted(used - allowed):
+            hint = " (the intent has no desk)" if variable in DESK_VARIABLES else ""
+            problems.append(f"{where}: {name}: unknown template variable {{{variable}}}{hint}")
+        static = _filled(answer, desks.get(desk) if desk else None, language, variable_values)
+        if name.startswith("spoken."):
+            if static is not None and words(static) > SPOKEN_WORDS:
+                problems.append(
+                    f"{where}: {name}: {words(static)} words to say; at most {SPOKEN_WORDS}"
+                )
+            continue
+        if language in spoken:
+            continue
+        if static is not None and words(shorten(static)[0]) > SPOKEN_WORDS:
             problems.append(
-                f"{where}: answers.{language}: unknown template variable {{{name}}}{hint}"
+                f"{where}: {name}: its first sentence is {words(shorten(static)[0])} words "
+                f"to say; the robot says at most {SPOKEN_WORDS}: write spoken.{language}"
             )
     return Intent(
         id=intent_id,
@@ -375,8 +424,31 @@ def _intent(
         ends_conversation=bool(data.get("ends_conversation", False)),
         courtesy=bool(data.get("courtesy", False)),
         aspects=aspects,
+        spoken={k: str(v) for k, v in spoken.items()},
         source=str(path),
     )
+
+
+def _filled(
+    template: str, desk: Desk | None, language: str, variables: dict[str, dict[str, str]]
+) -> str | None:
+    """An answer as said, where it does not depend on the day (else None)."""
+    try:
+        used = template_fields(template)
+    except ValueError:
+        return None
+    if used & CALENDAR_VARIABLES:
+        return None
+    values = {n: v.get(language, v.get("all", "")) for n, v in variables.items()}
+    if desk is not None:
+        values |= {
+            "desk": desk.name.get(language, ""),
+            "desk_location": desk.location.get(language, ""),
+        }
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return None
 
 
 def _desks(
@@ -409,6 +481,10 @@ def _variables(path: Path, data: dict[str, Any], problems: list[str]) -> dict[st
     return variables
 
 
+#: Phrases a knowledge base may leave out.
+OPTIONAL_PHRASES = ("time_spoken", "more_on_screen")
+
+
 def _phrases(
     path: Path, data: dict[str, Any] | None, languages: tuple[str, ...], problems: list[str]
 ) -> dict[str, dict[str, Any]]:
@@ -426,4 +502,17 @@ def _phrases(
             phrases[name] = _per_language(f"{path}: {name}", name, data[name], languages, problems)
         else:
             problems.append(f"{path}: {name}: missing phrase")
+    for name in OPTIONAL_PHRASES:  # without them: written times, nothing said of the screen
+        if name in data:
+            phrases[name] = _per_language(f"{path}: {name}", name, data[name], languages, problems)
+    for language, patterns in phrases.get("time_spoken", {}).items():
+        where = f"{path}: time_spoken.{language}"
+        if not isinstance(patterns, dict) or not isinstance(patterns.get("other"), str):
+            problems.append(f"{where}: a table of patterns with at least 'other', please")
+            continue
+        for key, pattern in patterns.items():
+            try:
+                spoken_time(time(8, 30), {"other": str(pattern)})
+            except (KeyError, IndexError, ValueError) as exc:
+                problems.append(f"{where}.{key}: broken pattern ({exc})")
     return phrases

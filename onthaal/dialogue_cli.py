@@ -41,7 +41,8 @@ def run_dialogue_command(args: argparse.Namespace, config: Config, config_path: 
             print(problem, file=sys.stderr)
         return EXIT_BAD_INPUT
     if engine.semantic is not None and not engine.semantic.ready:
-        print("preparing the semantic stage (once per knowledge base)...", file=sys.stderr)
+        if not engine.semantic.cache_file().is_file():
+            print("preparing the semantic stage (once per knowledge base)...", file=sys.stderr)
         engine.semantic.prepare()
     if args.command == "chat":
         if args.json is not None:
@@ -60,6 +61,7 @@ def _chat_once(engine: DialogueEngine, text: str, language: str | None) -> int:
                 "confidence": understood.confidence,
                 "language": understood.language,
                 "answer": reply.text,
+                "spoken": reply.said,  # what the robot says of it
             },
             ensure_ascii=False,
         )

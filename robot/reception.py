@@ -407,7 +407,7 @@ class Converse(Behaviour):
         if reply.tablet:
             # Shown first: the page carries the caption of the answer as it is spoken.
             await s.show(ctx, f"page/{reply.tablet}", reply.language)
-        await ctx.say(reply.text, reply.language)
+        await ctx.say(reply.said, reply.language)  # short; the tablet shows it all
         if reply.offer_tablet:  # heard badly twice: type it, or tap a topic
             await s.show(ctx, "ask", reply.language)
         if reply.desk is not None:
