@@ -75,7 +75,8 @@ class Targets(BaseModel):
 
 
 class Daypart(BaseModel):
-    """A local time window within a day, e.g. 08:30-12:00."""
+    """A local time window of a day, e.g. 08:30-12:00; one that ends before it starts
+    ends the next day (22:00-06:00, a night's notice)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -84,9 +85,14 @@ class Daypart(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
-        if self.end <= self.start:
-            raise ValueError(f"daypart ends ({self.end}) before it starts ({self.start})")
+        if self.end == self.start:
+            raise ValueError(f"daypart starts and ends at {self.start:%H:%M}: it lasts no time")
         return self
+
+    @property
+    def overnight(self) -> bool:
+        """Whether it ends the next day."""
+        return self.end < self.start
 
     @classmethod
     def parse(cls, text: str) -> Daypart:
@@ -103,6 +109,7 @@ class Daypart(BaseModel):
 
 
 MAX_RRULE_LENGTH = 500
+MAX_EXDATES = 400
 #: The rule picks dates; the dayparts give the times of day. Finer frequencies would also
 #: make one rule cost minutes of expansion on the robot's loop (FREQ=SECONDLY).
 RRULE_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
@@ -152,7 +159,21 @@ class Recurrence(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rrule: str = Field(description="e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")
-    dayparts: list[Daypart] = Field(min_length=1, description="Local windows per date.")
+    dayparts: list[Daypart] = Field(
+        min_length=1, max_length=24, description="Local windows per date."
+    )
+    exdates: list[date] = Field(
+        default_factory=list,
+        max_length=MAX_EXDATES,
+        description="Local dates skipped (RFC 5545 EXDATE): a holiday, a closing day.",
+    )
+
+    @field_validator("exdates")
+    @classmethod
+    def _exdates(cls, value: list[date]) -> list[date]:
+        for day in value:
+            in_window(datetime.combine(day, time(12), tzinfo=UTC))
+        return sorted(set(value))
 
     @field_validator("rrule")
     @classmethod
@@ -220,10 +241,13 @@ class Message(BaseModel):
         if self.recurrence is None:
             return [(self.starts, self.ends or datetime.max.replace(tzinfo=UTC))]
         windows: list[tuple[datetime, datetime]] = []
+        skipped = set(self.recurrence.exdates)
         for day in self._dates(tz, first - timedelta(days=1), last + timedelta(days=1)):
+            if day in skipped:
+                continue
             for part in self.recurrence.dayparts:
                 opens = _local(day, part.start, tz)
-                closes = _local(day, part.end, tz)
+                closes = _local(day + timedelta(days=part.overnight), part.end, tz)
                 opens, closes = max(opens, self.starts), closes
                 if self.ends is not None:
                     closes = min(closes, self.ends)

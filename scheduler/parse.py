@@ -8,16 +8,14 @@ the field's name (``--every``, ``every``) in front.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from scheduler.model import Daypart, Recurrence, Targets, in_window
+from scheduler import recurrence
+from scheduler.model import Recurrence, Targets, in_window
 
-_DAYS = {"mon": "MO", "tue": "TU", "wed": "WE", "thu": "TH", "fri": "FR", "sat": "SA", "sun": "SU"}
-_EVERY = re.compile(r"^\s*(?P<days>[a-z, ]+?)\s+(?P<parts>\d.*)$", re.IGNORECASE)
 MAX_TEXT = 1000  # characters of typed input a message quotes back
 
 
@@ -30,37 +28,24 @@ def quoted(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def parse_every(text: str) -> Recurrence:
-    """Plain words to a recurrence: "weekdays 08:30-12:00", "daily 09:00-10:00",
-    "mon,wed 14:00-16:00", "weekends 10:00-12:00"."""
-    match = _EVERY.match(text[:MAX_TEXT])
-    if match is None:
-        raise InputError(f"{quoted(text)}: expected e.g. 'weekdays 08:30-12:00'")
-    days = match["days"].strip().lower()
-    if days in ("daily", "every day", "day", "days"):
-        rule = "FREQ=DAILY"
-    elif days in ("weekdays", "weekday"):
-        rule = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
-    elif days in ("weekends", "weekend"):
-        rule = "FREQ=WEEKLY;BYDAY=SA,SU"
-    else:
-        names = [d.strip()[:3] for d in days.split(",") if d.strip()]
-        unknown = [n for n in names if n not in _DAYS]
-        if unknown or not names:
-            raise InputError(f"{quoted(text)}: unknown day(s) {', '.join(unknown) or quoted(days)}")
-        rule = "FREQ=WEEKLY;BYDAY=" + ",".join(_DAYS[n] for n in names)
+def parse_every(text: str, year: int | None = None) -> Recurrence:
+    """Plain words to a recurrence, in any site language: "weekdays 08:30-12:00",
+    "werkdagen 08:30-12:00", "elke maandag en woensdag van 8.30 tot 12.00, niet op 11
+    november", "every first Tuesday of the month 09:00-11:00" (see
+    :func:`scheduler.recurrence.parse`; ``year``: of skipped dates said without one)."""
     try:
-        parts = [Daypart.parse(p) for p in re.split(r"[,\s]+", match["parts"].strip()) if p]
-        return Recurrence(rrule=rule, dayparts=parts)
+        return recurrence.parse(text[: MAX_TEXT + 1], year)
     except (ValueError, ValidationError) as exc:
         raise InputError(f"{quoted(text)}: {first_error(exc)}") from None
 
 
-def recurrence_of(every: str | None, recurrence: Recurrence | None) -> Recurrence | None:
+def recurrence_of(
+    every: str | None, recurrence: Recurrence | None, year: int | None = None
+) -> Recurrence | None:
     """The recurrence from plain words or from a rule: one of the two, never both."""
     if every and recurrence is not None:
         raise InputError("give 'every' (plain words) or 'recurrence' (a rule), not both")
-    return parse_every(every) if every else recurrence
+    return parse_every(every, year) if every else recurrence
 
 
 def parse_targets(text: str) -> Targets:

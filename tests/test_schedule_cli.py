@@ -64,7 +64,7 @@ def test_add_list_preview_edit_delete(config: str, capsys: pytest.CaptureFixture
             ["--text", "nl=x", "--link", "nl=https://www.aalter.be/kerstmarkt-2026"],
             "8 bytes too long",
         ),
-        (["--every", "fortnightly 09:00"], "unknown day"),
+        (["--every", "fortnightly 09:00"], "not understood"),
     ],
 )
 def test_bad_input_is_refused_with_the_reason_and_exit_2(

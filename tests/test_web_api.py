@@ -177,7 +177,7 @@ async def test_role_boundaries(site: Site) -> None:
             "bytes too long",
         ),
         ({"priority": 500}, "priority", "less than or equal to 100"),
-        ({"every": "fortnightly"}, "every", "expected e.g."),
+        ({"every": "fortnightly"}, "every", "not understood"),
     ],
 )
 async def test_invalid_input_gets_422_saying_what_is_wrong(
