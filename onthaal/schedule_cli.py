@@ -26,7 +26,6 @@ from scheduler.model import (
     Kind,
     Message,
     Recurrence,
-    describe_recurrence,
     emergency_notice,
 )
 from scheduler.parse import (
@@ -37,6 +36,7 @@ from scheduler.parse import (
     parse_targets,
     site_time,
 )
+from scheduler.recurrence import describe
 from scheduler.store import Store, StoreError
 from scheduler.validate import problems
 
@@ -204,7 +204,9 @@ def _build(base: dict[str, Any], args: argparse.Namespace, config: Config, tz: Z
     if args.every and args.rrule:
         raise BadInput("--every and --rrule: give one of the two")
     if args.every:
-        data["recurrence"] = _option("--every", parse_every, args.every)
+        starts = data.get("starts")
+        year = starts.astimezone(tz).year if isinstance(starts, datetime) else None
+        data["recurrence"] = _option("--every", lambda text: parse_every(text, year), args.every)
     elif args.rrule:
         try:
             data["recurrence"] = Recurrence(
@@ -267,5 +269,6 @@ def _summary(message: Message, tz: ZoneInfo) -> str:
     kind = " EMERGENCY" if message.kind is Kind.EMERGENCY else ""
     return (
         f"{message.title!r}{kind} from {message.starts.astimezone(tz):%Y-%m-%d %H:%M}{until}, "
-        f"{describe_recurrence(message.recurrence)}, priority {message.priority}"
+        f"{describe(message.recurrence, 'en', message.starts.astimezone(tz).year)}, "
+        f"priority {message.priority}"
     )

@@ -304,34 +304,5 @@ def emergency_notice(
     )
 
 
-def describe_recurrence(recurrence: Recurrence | None) -> str:
-    """Plain words for staff: "every weekday 08:30-12:00"."""
-    if recurrence is None:
-        return "once"
-    parts = ", ".join(str(p) for p in recurrence.dayparts)
-    rule = dict(item.split("=", 1) for item in recurrence.rrule.upper().split(";") if "=" in item)
-    frequency = rule.get("FREQ", "")
-    days = rule.get("BYDAY", "")
-    interval = rule.get("INTERVAL", "1")
-    if frequency == "DAILY":
-        when = "every day" if interval == "1" else f"every {interval} days"
-    elif frequency == "WEEKLY" and days == "MO,TU,WE,TH,FR":
-        when = "every weekday"
-    elif frequency == "WEEKLY" and days:
-        names = {
-            "MO": "Mon",
-            "TU": "Tue",
-            "WE": "Wed",
-            "TH": "Thu",
-            "FR": "Fri",
-            "SA": "Sat",
-            "SU": "Sun",
-        }
-        when = "every " + ", ".join(names.get(d, d) for d in days.split(","))
-    else:
-        when = recurrence.rrule
-    return f"{when} {parts}"
-
-
 DeviceKind = Literal["display", "beacon"]
 _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")

@@ -32,7 +32,7 @@ KERST = [
 
 def test_add_list_preview_edit_delete(config: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "schedule", "add", "kerst", "--config", config, *KERST)
-    assert code == 0 and "every day 09:00-17:00" in out
+    assert code == 0 and "every day from 9.00 to 17.00" in out
     code, out, _ = run(
         capsys, "schedule", "preview", "--at", "2026-12-19 10:00", "--json", "--config", config
     )

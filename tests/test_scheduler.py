@@ -18,7 +18,8 @@ from beacons.content import Content, LocalizedContent
 from beacons.signage_messages import ContentMessage
 from clock import VirtualClock
 from scheduler.dispatch import DeviceDefaults, Dispatcher
-from scheduler.model import Daypart, Kind, Message, Recurrence, Targets, describe_recurrence
+from scheduler.model import Daypart, Kind, Message, Recurrence, Targets
+from scheduler.recurrence import describe
 from scheduler.resolve import Device, Timeline, resolve
 from scheduler.store import MIGRATIONS, Store
 from scheduler.validate import problems
@@ -233,7 +234,7 @@ def test_bad_messages_are_refused_with_their_reason() -> None:
     assert "bytes too long" in too_long
     [unknown] = problems(ghost, DEVICES, {"hall-door"}, BRUSSELS)
     assert unknown.startswith("targets: unknown display 'attic'")
-    assert describe_recurrence(WEEK[0].recurrence) == "every weekday 08:30-12:00"
+    assert describe(WEEK[0].recurrence, "en") == "on weekdays from 8.30 to 12.00"
 
 
 def test_every_change_is_audited_and_an_old_database_is_migrated(tmp_path: Path) -> None:

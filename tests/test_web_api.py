@@ -95,7 +95,7 @@ async def test_staff_schedule_messages_through_every_endpoint(site: Site) -> Non
     async with httpx.AsyncClient(base_url=site.url, headers=bearer(site.staff_token)) as http:
         created = await http.post("/api/v1/messages", json=kerst())
         assert created.status_code == 201, created.text
-        assert created.json()["repeats"] == "every day 09:00-17:00"
+        assert created.json()["repeats"] == "every day from 9.00 to 17.00"
         assert created.json()["starts_local"] == "2026-12-19 08:00"
         assert (await http.post("/api/v1/messages", json=kerst())).status_code == 409
         listed = (await http.get("/api/v1/messages", params={"target": "hall"})).json()

@@ -7,11 +7,12 @@ moves on between a click and the check that follows; the test moves time on expl
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
 
+from scheduler.model import Message, Targets
 from tests.conftest import ARTIFACTS
 from tests.web_harness import PASSWORD, Site, running_site
 
@@ -104,3 +105,121 @@ async def test_an_admin_raises_and_clears_an_emergency(tmp_path: Path, browser: 
         await shot(page, "admin-emergency-cleared")
         trail = [(e.actor, e.action) for e in site.services.store.audit()]
         assert trail == [("admin", "create"), ("admin", "delete")]
+
+
+async def _save(page: Page) -> None:
+    await page.click("#editor button[type=submit]")
+    await expect(page.locator("#messages")).to_be_visible()
+
+
+async def test_a_recurring_message_is_made_edited_and_saved_again_without_retyping(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """#22: every Monday and Wednesday 8.30-12.00, not on 11 November, in Dutch."""
+    async with running_site(tmp_path) as site:
+        page = await browser.new_page()
+        await log_in(page, site, "admin")  # works in Dutch
+        await page.goto(f"{site.url}/messages/new")
+        await page.fill("input[name=id]", "loket-3")
+        await page.fill("input[name=title]", "Loket 3")
+        await page.fill("input[name=title_nl]", "Loket 3 is open")
+        await page.check("input[value='group:hall']")
+        await page.fill("input[name=starts]", "2026-11-02T08:00")
+        await page.check("input[name=repeat][value=week]")
+        await page.check("input[name=day_MO]")
+        await page.check("input[name=day_WE]")
+        await page.fill("input[name=window_start_0]", "08:30")
+        await page.fill("input[name=window_end_0]", "12:00")
+        await page.fill("input[name=skip]", "2026-11-11")
+        await _save(page)
+        said = "elke maandag en woensdag van 8.30 tot 12.00, niet op 11 november"
+        await expect(page.locator("tr[data-message=loket-3]")).to_contain_text(said)
+        saved = site.services.store.get("loket-3")
+        assert saved is not None and saved.recurrence is not None
+
+        # Edit: the form shows what was saved; change the priority only, save again.
+        await page.click("tr[data-message=loket-3] a")
+        await expect(page.locator("input[name=repeat][value=week]")).to_be_checked()
+        for day in ("MO", "WE"):
+            await expect(page.locator(f"input[name=day_{day}]")).to_be_checked()
+        await expect(page.locator("input[name=day_TU]")).not_to_be_checked()
+        await expect(page.locator("input[name=window_start_0]")).to_have_value("08:30")
+        await expect(page.locator("input[name=skip]")).to_have_value("2026-11-11")
+        await expect(page.locator("#described")).to_have_text(said)
+        await page.fill("input[name=priority]", "60")
+        await _save(page)
+        again = site.services.store.get("loket-3")
+        assert again is not None and again.version == 2 and again.priority == 60
+        assert again.recurrence == saved.recurrence, "nothing retyped, nothing changed"
+
+        # A mistake keeps the form in edit mode; fixing it saves the same message.
+        await page.click("tr[data-message=loket-3] a")
+        await page.fill("input[name=window_end_0]", "08:30")
+        await page.click("#editor button[type=submit]")
+        await expect(page.locator(".errors")).to_contain_text("lasts no time")
+        await expect(page.locator("input[name=id]")).to_have_attribute("readonly", "")
+        await page.fill("input[name=window_end_0]", "12:00")
+        await _save(page)
+        assert (site.services.store.get("loket-3") or again).version == 3
+
+        # The week view: shown on Monday 9, skipped on Wednesday 11 November, and hidden
+        # on Monday 16 by a message of higher priority on the same screens.
+        other = Message(
+            id="storing",
+            title="Storing",
+            content={"nl": {"title": "Storing", "body": "Loketten dicht"}},
+            targets=Targets(groups=["hall"]),
+            starts=datetime(2026, 11, 16, 7, 0, tzinfo=UTC),
+            ends=datetime(2026, 11, 16, 12, 0, tzinfo=UTC),
+            priority=90,
+        )
+        site.services.store.add(other, "admin", site.clock.now())
+        await page.click("tr[data-message=loket-3] a")
+        await page.fill("#week-from", "2026-11-09")
+        await page.click("#week-show")
+        await expect(page.locator("li[data-date='2026-11-09']")).to_contain_text("08:30–12:00")
+        await expect(page.locator("li[data-date='2026-11-11']")).to_contain_text("overgeslagen")
+        await expect(page.locator("li[data-date='2026-11-10']")).to_contain_text("niet getoond")
+        await shot(page, "staff-recurrence-week-nl")
+        await page.fill("#week-from", "2026-11-16")
+        await page.click("#week-show")
+        monday = page.locator("li[data-date='2026-11-16']")
+        await expect(monday).to_contain_text("verborgen door 'Storing', 90")
+
+
+async def test_a_monthly_first_tuesday_message_round_trips_in_english(
+    tmp_path: Path, browser: Browser
+) -> None:
+    async with running_site(tmp_path) as site:
+        page = await browser.new_page()
+        await log_in(page, site, "staff")  # works in English
+        await page.goto(f"{site.url}/messages/new")
+        await page.fill("input[name=id]", "zitdag")
+        await page.fill("input[name=title]", "Zitdag notaris")
+        await page.fill("input[name=title_en]", "The notary is in")
+        await page.check("input[value='display:hall-info']")
+        await page.fill("input[name=starts]", "2026-11-01T08:00")
+        await page.check("input[name=repeat][value=month]")
+        await page.select_option("select[name=ordinal]", "1")
+        await page.select_option("select[name=month_day]", "TU")
+        await page.fill("input[name=window_start_0]", "09:00")
+        await page.fill("input[name=window_end_0]", "11:00")
+        await _save(page)
+        said = "every first Tuesday of the month from 9.00 to 11.00"
+        await expect(page.locator("tr[data-message=zitdag]")).to_contain_text(said)
+        saved = site.services.store.get("zitdag")
+        assert saved is not None and saved.recurrence is not None
+        assert saved.recurrence.rrule == "FREQ=MONTHLY;BYDAY=1TU"
+        await page.click("tr[data-message=zitdag] a")
+        await expect(page.locator("select[name=month_day]")).to_have_value("TU")
+        await expect(page.locator("select[name=ordinal]")).to_have_value("1")
+        await _save(page)
+        again = site.services.store.get("zitdag")
+        assert again is not None and again.version == 2 and again.recurrence == saved.recurrence
+        await page.click("tr[data-message=zitdag] a")
+        await page.fill("#week-from", "2026-12-01")
+        await page.click("#week-show")
+        await expect(page.locator("li[data-date='2026-12-01']")).to_contain_text("09:00–11:00")
+        await expect(page.locator("li[data-date='2026-12-08']")).to_have_count(0)
+        await expect(page.locator("li[data-date='2026-12-02']")).to_contain_text("not shown")
+        await shot(page, "staff-recurrence-monthly-en")

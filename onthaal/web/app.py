@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import sqlite3
 import threading
 import tomllib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -56,15 +57,16 @@ from onthaal.web.security import (
 from onthaal.web.tablet import tablet_router
 from onthaal.web.users import User, Users
 from scheduler.model import (
+    Daypart,
     Kind,
     Message,
     Recurrence,
     Targets,
-    describe_recurrence,
     emergency_notice,
 )
-from scheduler.parse import InputError, recurrence_of, site_time
-from scheduler.resolve import Showing
+from scheduler.parse import InputError, first_error, quoted, recurrence_of, site_time
+from scheduler.recurrence import WEEKDAYS, Pattern, RecurrenceError, describe, pattern_of
+from scheduler.resolve import Device, Showing
 from scheduler.store import Store, StoreError
 from scheduler.validate import problems
 
@@ -287,11 +289,11 @@ def create_app(services: WebServices) -> FastAPI:
     def to_message(data: MessageIn, user: User, message_id: str | None = None) -> Message:
         if data.kind is Kind.EMERGENCY:
             require_role(user, "admin")  # before anything else is looked at
+        starts = _field_time("starts", data.starts, tz)
         try:
-            recurrence = recurrence_of(data.every, data.recurrence)
+            recurrence = recurrence_of(data.every, data.recurrence, starts.astimezone(tz).year)
         except InputError as exc:
             raise _unprocessable([f"every: {exc}"]) from None
-        starts = _field_time("starts", data.starts, tz)
         ends = None if data.ends is None else _field_time("ends", data.ends, tz)
         try:
             message = Message(
@@ -517,6 +519,60 @@ def create_app(services: WebServices) -> FastAPI:
             device: {"content_id": s.content_id, "title": s.message.title if s.message else None}
             for device, s in showing.items()
         }
+
+    @app.get("/api/v1/messages/{message_id}/week")
+    async def message_week(
+        user: ApiUser, message_id: str, start: Annotated[date | None, Query(alias="from")] = None
+    ) -> dict[str, Any]:
+        """Seven days of a message from ``from`` (default today): when it is shown, which
+        days it skips, and where a message of higher rank hides it."""
+        message = _get(services.store, message_id)
+        first = start or services.clock.now().astimezone(tz).date()
+        if not date(2000, 1, 1) <= first <= date(2099, 12, 24):
+            raise _unprocessable(["from: a date between 2000-01-01 and 2099-12-24"])
+        targeted = [d.id for d in devices if _targets_device(message.targets, d)]
+        unskipped = (
+            message.model_copy(
+                update={"recurrence": message.recurrence.model_copy(update={"exdates": []})}
+            )
+            if message.recurrence is not None
+            else message
+        )
+        days: list[dict[str, Any]] = []
+        for offset in range(7):
+            day = first + timedelta(days=offset)
+            begin = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+            end = begin + timedelta(days=1)
+            windows = []
+            for opens, closes in message.occurrences(tz, begin, end)[:WEEK_WINDOWS]:
+                at = max(opens, begin)
+                try:
+                    showing = await services.core.preview(at)
+                except CoreUnavailable as exc:
+                    raise HTTPException(
+                        status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}
+                    ) from None
+                hidden = {
+                    device: {"title": s.message.title, "priority": s.message.priority}
+                    for device in targeted
+                    if (s := showing.get(device)) is not None
+                    and s.message is not None
+                    and s.message.id != message.id
+                }
+                windows.append(
+                    {
+                        "start": opens.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                        "end": closes.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                        "hidden_by": hidden,
+                    }
+                )
+            skipped = (
+                message.recurrence is not None
+                and day in message.recurrence.exdates
+                and bool(unskipped.occurrences(tz, begin, end))
+            )
+            days.append({"date": day.isoformat(), "windows": windows, "skipped": skipped})
+        return {"message": message.id, "devices": targeted, "days": days}
 
     @app.get("/api/v1/frame-check")
     async def frame_check(user: ApiUser, url: str) -> dict[str, Any]:
@@ -755,7 +811,7 @@ def create_app(services: WebServices) -> FastAPI:
     ) -> HTMLResponse:
         def one_page() -> tuple[list[dict[str, Any]], int | None]:
             found, total = reader().page(after=after, limit=DEFAULT_PAGE)
-            return [_message_json(m, tz) for m in found], total
+            return [_message_json(m, tz, user.language) for m in found], total
 
         listed, total = await asyncio.to_thread(one_page)  # off the robot's loop
         following = listed[-1]["id"] if len(listed) == DEFAULT_PAGE else None
@@ -787,7 +843,10 @@ def create_app(services: WebServices) -> FastAPI:
             errors=[],
             devices=devices,
             languages=config.site.languages,
-            form=_form_from(message, tz),
+            form=_form_from(message, tz, user.language),
+            week_from=max(
+                message.starts.astimezone(tz).date(), services.clock.now().astimezone(tz).date()
+            ).isoformat(),
         )
 
     @app.post("/messages", response_model=None)
@@ -817,7 +876,7 @@ def create_app(services: WebServices) -> FastAPI:
                 request,
                 "editor.html",
                 user,
-                message=None,
+                message=before,  # still editing it: the form keeps its id and mode
                 errors=errors,
                 devices=devices,
                 languages=config.site.languages,
@@ -830,7 +889,7 @@ def create_app(services: WebServices) -> FastAPI:
                 request,
                 "editor.html",
                 user,
-                message=None,
+                message=before,
                 errors=[str(exc)],
                 devices=devices,
                 languages=config.site.languages,
@@ -920,13 +979,27 @@ def _get(store: Store, message_id: str) -> Message:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
 
-def _message_json(message: Message, tz: ZoneInfo) -> dict[str, Any]:
+#: Windows per day the week view looks at (each one asks the core what shows then).
+WEEK_WINDOWS = 4
+
+
+def _targets_device(targets: Targets, device: Device) -> bool:
+    """Whether ``targets`` include ``device``."""
+    return (
+        targets.everything
+        or device.group in targets.groups
+        or (device.kind == "display" and device.id in targets.displays)
+        or (device.kind == "beacon" and device.id in targets.beacons)
+    )
+
+
+def _message_json(message: Message, tz: ZoneInfo, language: str = "en") -> dict[str, Any]:
     data = message.model_dump(mode="json")
     data["starts_local"] = message.starts.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     data["ends_local"] = (
         message.ends.astimezone(tz).strftime("%Y-%m-%d %H:%M") if message.ends else None
     )
-    data["repeats"] = describe_recurrence(message.recurrence)
+    data["repeats"] = describe(message.recurrence, language, message.starts.astimezone(tz).year)
     data["content_id"] = message.content_id
     return data
 
@@ -1082,28 +1155,100 @@ def _sim(services: WebServices) -> SimControls:
     return services.core.sim
 
 
-def _form_from(message: Message, tz: ZoneInfo) -> dict[str, Any]:
+def _form_from(message: Message, tz: ZoneInfo, language: str) -> dict[str, Any]:
     form: dict[str, Any] = {
         "id": message.id,
         "title": message.title,
         "priority": message.priority,
         "starts": message.starts.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
         "ends": message.ends.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if message.ends else "",
-        "every": describe_recurrence(message.recurrence)
-        .replace("every day", "daily")
-        .replace("every weekday", "weekdays")
-        if message.recurrence
-        else "",
         "targets": [f"display:{d}" for d in message.targets.displays]
         + [f"beacon:{b}" for b in message.targets.beacons]
         + [f"group:{g}" for g in message.targets.groups]
         + (["everything"] if message.targets.everything else []),
     }
-    for language, item in message.content.items():
-        form[f"title_{language}"] = item.title
-        form[f"body_{language}"] = item.body
-        form[f"link_{language}"] = str(item.link) if item.link else ""
+    form |= _recurrence_form(message.recurrence, message.starts.astimezone(tz).year, language)
+    for language_code, item in message.content.items():
+        form[f"title_{language_code}"] = item.title
+        form[f"body_{language_code}"] = item.body
+        form[f"link_{language_code}"] = str(item.link) if item.link else ""
     return form
+
+
+#: Time windows the message form offers.
+FORM_WINDOWS = 4
+
+
+def _recurrence_form(recurrence: Recurrence | None, year: int, language: str) -> dict[str, Any]:
+    """The form's recurrence fields for a stored recurrence: what it saved, it shows."""
+    if recurrence is None:
+        return {"repeat": "once"}
+    form: dict[str, Any] = {
+        "described": describe(recurrence, language, year),
+        "skip": ", ".join(d.isoformat() for d in recurrence.exdates),
+    }
+    for i, part in enumerate(recurrence.dayparts[:FORM_WINDOWS]):
+        form[f"window_start_{i}"] = f"{part.start:%H:%M}"
+        form[f"window_end_{i}"] = f"{part.end:%H:%M}"
+    pattern = pattern_of(recurrence)
+    if pattern is None or len(recurrence.dayparts) > FORM_WINDOWS:
+        return form | {"repeat": "rule", "rrule": recurrence.rrule}
+    form |= {"repeat": pattern.unit, "every_n": pattern.every}
+    if pattern.unit == "month":
+        return form | {"ordinal": str(pattern.ordinal), "month_day": pattern.weekdays[0]}
+    return form | {f"day_{d}": d for d in pattern.weekdays}
+
+
+def _recurrence_from_form(form: dict[str, Any]) -> dict[str, Any] | None:
+    """The recurrence the form's fields describe (as the API takes it), or None: once."""
+    repeat = str(form.get("repeat", "once"))
+    if repeat == "once":
+        return None
+    problems: list[str] = []
+    windows: list[Daypart] = []
+    for i in range(FORM_WINDOWS):
+        start = str(form.get(f"window_start_{i}", "")).strip()
+        end = str(form.get(f"window_end_{i}", "")).strip()
+        if not start and not end:
+            continue
+        try:
+            windows.append(Daypart.parse(f"{start}-{end}"))
+        except (ValueError, ValidationError) as exc:
+            problems.append(f"window {i + 1}: {first_error(exc)}")
+    skip: list[date] = []
+    for item in re.split(r"[\s,;]+", str(form.get("skip", "")).strip()):
+        if item:
+            try:
+                skip.append(date.fromisoformat(item))
+            except ValueError:
+                problems.append(f"skip: {quoted(item)} is not a date (YYYY-MM-DD)")
+    try:
+        every = int(str(form.get("every_n", "1")).strip() or "1")
+    except ValueError:
+        every = 0
+    try:
+        if problems:
+            raise RecurrenceError("; ".join(problems))
+        if repeat == "rule":
+            rule = Recurrence(rrule=str(form.get("rrule", "")), dayparts=windows, exdates=skip)
+            return rule.model_dump(mode="json")
+        if repeat not in ("day", "week", "month"):
+            raise RecurrenceError(f"repeat: {quoted(repeat)} is not a choice of the form")
+        days = [d for d in WEEKDAYS if form.get(f"day_{d}")]
+        pattern = Pattern(
+            unit=repeat,  # type: ignore[arg-type]
+            every=every,
+            weekdays=tuple(days) if repeat == "week" else (str(form.get("month_day", "")),),
+            ordinal=int(str(form.get("ordinal", "1"))) if repeat == "month" else None,
+            windows=tuple(windows),
+            skip=tuple(sorted(set(skip))),
+        )
+        return pattern.recurrence().model_dump(mode="json")
+    except (RecurrenceError, ValidationError, ValueError) as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["form", "recurrence"], "msg": first_error(exc), "type": "value_error"}],
+        ) from None
 
 
 def _message_in(form: dict[str, Any], languages: Sequence[str], device_ids: set[str]) -> MessageIn:
@@ -1144,6 +1289,7 @@ def _message_in(form: dict[str, Any], languages: Sequence[str], device_ids: set[
                 "starts": starts,
                 "ends": ends or None,
                 "every": str(form.get("every", "")).strip() or None,
+                "recurrence": _recurrence_from_form(form),
                 "priority": str(form.get("priority", "")).strip() or 50,
             }
         )
