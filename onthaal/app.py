@@ -35,7 +35,7 @@ from onthaal.config import Config, config_warnings
 from onthaal.dialogue_setup import load_tablet_pages
 from onthaal.logs import logging_in_use
 from onthaal.loop_watch import LoopWatch
-from onthaal.reception_stack import Reception, build_reception
+from onthaal.reception_stack import Reception, build_reception, follow_emergencies
 from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT, build_dispatcher, open_store
 from onthaal.signage_stack import (
     broker_settings,
@@ -573,6 +573,7 @@ def build_system(config: Config, mode: Mode, clock: Clock, journal: Journal) -> 
     scheduler_parts, dispatcher = scheduler_children(
         config, mode, clock, signage.signage, ble.driver, ble.ready
     )
+    follow_emergencies(robot.reception, dispatcher, config.behaviours.zone)
     web = WebParts(
         config, mode, clock, dispatcher, signage.signage, ble.driver, robot, tablet_token, web_up
     )

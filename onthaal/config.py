@@ -363,6 +363,24 @@ class BehavioursConfig(Section):
         description="Metres the robot steps towards a desk when it points the way (0: it "
         "only points).",
     )
+    zone: str = Field(
+        default="hall",
+        description="The group (zone) the robot stands in: emergencies for everything or "
+        "for this group stop it and it speaks them.",
+    )
+    exit_direction: float | None = Field(
+        default=None,
+        ge=-1.5,
+        le=1.5,
+        description="Radians to the nearest exit (positive: the robot's left); during an "
+        "emergency it points there. Unset: it does not point.",
+    )
+    emergency_repeat: float = Field(
+        default=60.0,
+        ge=10,
+        le=3600,
+        description="Seconds between repeats of an emergency notice while it lasts.",
+    )
 
 
 class PrivacyConfig(Section):

@@ -6,6 +6,7 @@ thing. Part of the composition root.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,9 +17,17 @@ from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine
 from robot.behaviour import BehaviourEngine
 from robot.hal import RobotHAL
-from robot.reception import ReceptionSettings, Situation, load_texts, reception_behaviours
+from robot.reception import (
+    EmergencyNotice,
+    ReceptionSettings,
+    Situation,
+    load_texts,
+    reception_behaviours,
+)
 from robot.staff import StaffNotifier
 from robot.stats import CsvStatistics, NoStatistics, Statistics
+from scheduler.dispatch import Dispatcher
+from scheduler.model import Message
 
 
 @dataclass
@@ -28,6 +37,27 @@ class Reception:
     situation: Situation
     engine: BehaviourEngine
     staff: StaffNotifier
+
+
+def robot_notices(messages: Sequence[Message], zone: str) -> list[EmergencyNotice]:
+    """The emergencies among ``messages`` the robot in ``zone`` announces."""
+    return [
+        EmergencyNotice(
+            m.id, {str(lang): (item.title, item.body) for lang, item in m.content.items()}
+        )
+        for m in messages
+        if m.targets.everything or zone in m.targets.groups
+    ]
+
+
+def follow_emergencies(reception: Reception, dispatcher: Dispatcher, zone: str) -> None:
+    """Make the robot stop and speak an emergency the moment the schedule holds one."""
+
+    def changed(active: Sequence[Message]) -> None:
+        reception.situation.set_emergencies(robot_notices(active, zone))
+        reception.engine.poke()
+
+    dispatcher.on_emergencies(changed)
 
 
 def build_reception(
@@ -66,6 +96,8 @@ def build_reception(
         tablet_token=tablet_token,
         same_person_within=b.same_person_within,
         guide_step=b.guide_step,
+        exit_direction=b.exit_direction,
+        emergency_repeat=b.emergency_repeat,
     )
     staff = StaffNotifier()
     situation = Situation(clock, dialogue, texts, settings, staff, statistics)

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from clock import RealClock
 from onthaal.config import Config
-from onthaal.web.users import UserError
+from onthaal.web.users import ROLES, UserError
 from onthaal.web.users_stack import open_users, session_key
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -26,7 +26,7 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     sub = users.add_subparsers(dest="users_command", required=True)
     add = sub.add_parser("add", parents=[common], help="create an account")
     add.add_argument("name")
-    add.add_argument("--role", choices=["staff", "admin"], default="staff")
+    add.add_argument("--role", choices=list(ROLES), default="staff")
     add.add_argument("--language", choices=["nl", "en"], default="nl")
     add.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     passwd = sub.add_parser("passwd", parents=[common], help="change a password")
@@ -34,7 +34,7 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     passwd.add_argument("--password-stdin", action="store_true")
     token = sub.add_parser("token", parents=[common], help="create an API token (shown once)")
     token.add_argument("label", help="what the token is for, e.g. 'city-app'")
-    token.add_argument("--role", choices=["staff", "admin"], default="staff")
+    token.add_argument("--role", choices=list(ROLES), default="staff")
     token.add_argument(
         "--days", type=_days, metavar="N", help="the token stops working after N days"
     )

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,7 @@ TEXT_KEYS = (
 EYES_WELCOME = 0xFFFFFF
 EYES_LISTENING = 0x00A0FF
 EYES_LOW_BATTERY = 0xFF8000
+EYES_EMERGENCY = 0xFF0000
 GUIDE_SPEED = 0.3  # m/s for a guide's step: a brisk walk, under Pepper's 0.35 maximum
 
 
@@ -102,6 +104,30 @@ class ReceptionSettings:
     same_person_within: float = 3.0
     #: Metres the robot steps towards a desk while pointing (0: it only points).
     guide_step: float = 0.3
+    #: Radians to the nearest exit, pointed at during an emergency (None: no pointing).
+    exit_direction: float | None = None
+    #: Seconds between repeats of an emergency notice.
+    emergency_repeat: float = 60.0
+
+
+@dataclass(frozen=True)
+class EmergencyNotice:
+    """An emergency the robot must announce: its words per language (title, body)."""
+
+    id: str
+    texts: Mapping[str, tuple[str, str]]
+
+    def said(self, language: str, fallback: str) -> tuple[str, str] | None:
+        """``(language, sentence)`` to say: in ``language``, else in ``fallback``, else in
+        the first language the notice has; None if it has no words at all."""
+        for code in (language, fallback, *self.texts):
+            if code in self.texts:
+                title, body = self.texts[code]
+                sentence = " ".join(
+                    part.strip().rstrip(".") + "." for part in (title, body) if part.strip()
+                )
+                return (code, sentence) if sentence else None
+        return None
 
 
 @dataclass
@@ -130,6 +156,14 @@ class Situation:
     stepped: float = 0.0  # metres it has stepped away from it
     last_invite: float | None = None
     battery_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Active emergencies for the robot's zone (from the schedule), oldest first.
+    emergencies: tuple[EmergencyNotice, ...] = ()
+    emergencies_changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def set_emergencies(self, notices: Sequence[EmergencyNotice]) -> None:
+        """The emergencies that hold now (empty: none); the behaviours follow at once."""
+        self.emergencies = tuple(notices)
+        self.emergencies_changed.set()
 
     # -- events ------------------------------------------------------------------------
 
@@ -273,6 +307,51 @@ class Situation:
 
 
 # -- the behaviours ---------------------------------------------------------------------
+
+
+class Emergency(Behaviour):
+    """An emergency for the robot's zone: stop at once, say it in the visitor's language
+    and the site's, show it on the tablet, point to the exit; greet no one until it ends."""
+
+    name = "emergency"
+    priority = 120
+    resources = frozenset(Resource)
+    interrupts = Interrupt.NOW
+
+    def wants(self, s: Situation) -> bool:
+        return bool(s.emergencies)
+
+    async def run(self, ctx: Context) -> None:
+        s: Situation = ctx.situation
+        visitor = s.conversation.language if s.conversation is not None else None
+        s.end_conversation()  # the visitor is told what to do, not answered
+        site = s.dialogue.default_language
+        await ctx.robot.set_eyes(EYES_EMERGENCY, 0.0)
+        if s.resting:
+            await ctx.robot.wake_up()
+        await back_in_place(ctx, s)
+        while s.emergencies:
+            s.emergencies_changed.clear()
+            languages = list(dict.fromkeys(code for code in (visitor, site) if code))
+            await s.show(ctx, "emergency", languages[0])
+            for notice in s.emergencies:
+                spoken: set[str] = set()
+                for language in languages:
+                    said = notice.said(language, site)
+                    if said is not None and said[0] not in spoken:
+                        spoken.add(said[0])
+                        await ctx.say(said[1], said[0], animated=False)
+            if s.settings.exit_direction is not None:
+                await ctx.robot.point(s.settings.exit_direction)
+            # Again after a while, or at once when the notices change (one ends, one more).
+            with contextlib.suppress(TimeoutError):
+                await ctx.wait_for(
+                    s.clock.wait_for(s.emergencies_changed.wait(), s.settings.emergency_repeat)
+                )
+        log.info("emergency over: back to welcoming")
+        await ctx.robot.set_eyes(EYES_WELCOME)
+        await s.show(ctx, "welcome", site)
+        s.resting = False
 
 
 class LowBattery(Behaviour):
@@ -525,4 +604,13 @@ class Idle(Behaviour):
 
 def reception_behaviours() -> list[Behaviour]:
     """Every reception behaviour, ready for a BehaviourEngine."""
-    return [LowBattery(), Farewell(), ClosedHours(), Greet(), Converse(), Attract(), Idle()]
+    return [
+        Emergency(),
+        LowBattery(),
+        Farewell(),
+        ClosedHours(),
+        Greet(),
+        Converse(),
+        Attract(),
+        Idle(),
+    ]

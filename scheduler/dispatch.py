@@ -27,6 +27,7 @@ from beacons.content import Content, Language, LocalizedContent
 from beacons.signage_messages import ContentMessage
 from beacons.tasks import cancel_all, run_together
 from clock import Clock
+from scheduler.model import Kind, Message
 from scheduler.resolve import Device, Showing, TieRule, Timeline, resolve, rotation_boundary
 from scheduler.store import Store
 
@@ -139,9 +140,40 @@ class Dispatcher:
             collections.deque(maxlen=UNRECORDED_MAX)
         )
         self.passes = 0  # how many times the schedule was resolved (for tests and metrics)
+        self._emergencies: tuple[Message, ...] = ()
+        self._emergency_listeners: list[Callable[[Sequence[Message]], None]] = []
         store.on_change(self.wake)
         if displays is not None:
             displays.on_delivery(self._display_delivered)
+
+    # -- for the rest of the building ---------------------------------------------------
+
+    def on_emergencies(self, callback: Callable[[Sequence[Message]], None]) -> None:
+        """Call ``callback(active)`` whenever the set of active emergencies changes (the
+        robot stops what it does and speaks them)."""
+        self._emergency_listeners.append(callback)
+
+    @property
+    def emergencies(self) -> tuple[Message, ...]:
+        """The emergencies active at the last decision, oldest first."""
+        return self._emergencies
+
+    def _note_emergencies(self, timeline: Timeline, now: datetime) -> None:
+        active = tuple(
+            sorted(
+                (m for m in timeline.active(now) if m.kind is Kind.EMERGENCY),
+                key=lambda m: (m.starts, m.id),
+            )
+        )
+        if [m.content_id for m in active] == [m.content_id for m in self._emergencies]:
+            return
+        self._emergencies = active
+        log.warning("emergencies active: %s", ", ".join(m.id for m in active) or "none")
+        for listener in self._emergency_listeners:
+            try:
+                listener(active)
+            except Exception:  # one listener's bug must not stop the screens
+                log.exception("an emergency listener failed")
 
     # -- for staff ---------------------------------------------------------------------
 
@@ -225,6 +257,7 @@ class Dispatcher:
             )
             self.passes += 1
             self._resolved = showing
+            self._note_emergencies(timeline, now)
             self._flush_records()
             self._deliver(showing)
             wake_at = timeline.next_change(now) or timeline.end

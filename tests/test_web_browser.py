@@ -77,34 +77,49 @@ async def test_staff_schedule_a_bilingual_message_and_see_it_delivered(
         await shot(screen, "display-hall-entrance")
 
 
-async def test_an_admin_raises_and_clears_an_emergency(tmp_path: Path, browser: Browser) -> None:
+async def test_the_reception_desk_raises_and_clears_an_emergency(
+    tmp_path: Path, browser: Browser
+) -> None:
     async with running_site(tmp_path, screens=True) as site:
         # simulated time is held by the harness while the browser works
+        staff = await browser.new_page()
+        await log_in(staff, site, "staff")
+        await staff.goto(f"{site.url}/emergency")
+        await expect(staff.locator("#needs-desk")).to_contain_text("reception desk")
+        await expect(staff.locator("#start-emergency")).to_have_count(0)
+
         page = await browser.new_page()
-        await log_in(page, site, "admin")
+        await log_in(page, site, "desk")  # not an admin: the desk role
         await page.goto(f"{site.url}/emergency")
         await expect(page.locator("main")).to_contain_text("Geen noodmelding actief")
-        await page.fill("input[name=title_nl]", "Evacuatie: verlaat het gebouw")
-        await page.fill("input[name=title_en]", "Evacuate the building")
-        await page.check("input[name=confirm]")
-        await shot(page, "admin-emergency-form")
+        await page.check("#emergency-form input[name=confirm]")
+        await page.click("#start-emergency")  # nothing written: said above the form
+        await expect(page.locator(".errors")).to_contain_text("Schrijf de melding")
+        await page.fill("input[name=title_nl]", "Evacuatie")
+        await page.fill("textarea[name=body_nl]", "Verlaat het gebouw via de dichtste uitgang.")
+        await page.fill("input[name=title_en]", "Evacuation")
+        await page.fill("textarea[name=body_en]", "Leave the building by the nearest exit.")
+        await page.check("#emergency-form input[name=confirm]")
+        await shot(page, "desk-emergency-form")
         await page.click("#start-emergency")
-        await expect(page.locator(".emergency")).to_contain_text("Evacuatie")
+        await expect(page.locator(".notice .emergency")).to_contain_text("Evacuatie")
+        # Every screen confirms it: the live panel counts them.
+        await expect(page.locator(".notice .panel")).to_contain_text("3/3 schermen bevestigd")
         screen = await browser.new_page()
         await screen.goto(site.url + "/display/waiting-room-1")
         await expect(screen.locator("body")).to_have_class("emergency")
         await shot(screen, "display-emergency")
-        await page.goto(site.url + "/")
-        await expect(page.locator(".emergency")).to_contain_text("Evacuatie")
-        await shot(page, "admin-dashboard-emergency")
-        await page.goto(f"{site.url}/emergency")
-        await page.click("#stop-emergency")
+        await shot(page, "desk-emergency-live")
+        await page.click(".notice .stop-emergency")  # without the confirmation: refused
+        await expect(page.locator(".notice")).to_have_count(1)
+        await page.check(".notice input[name=confirm]")
+        await page.click(".notice .stop-emergency")
         await expect(page.locator("main")).to_contain_text("Geen noodmelding actief")
         await screen.reload()
         await expect(screen.locator("body")).not_to_have_class("emergency")
-        await shot(page, "admin-emergency-cleared")
+        await shot(page, "desk-emergency-cleared")
         trail = [(e.actor, e.action) for e in site.services.store.audit()]
-        assert trail == [("admin", "create"), ("admin", "delete")]
+        assert trail == [("desk", "create"), ("desk", "delete")]
 
 
 async def _save(page: Page) -> None:

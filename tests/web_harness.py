@@ -42,6 +42,7 @@ class Site:
     admin_token: str
     heard: list[tuple[str, str]] = field(default_factory=list)
     visitors: list[tuple[int, int]] = field(default_factory=list)
+    desk_token: str = ""  # the reception desk: staff, and emergencies
 
     async def advance_to(self, moment: datetime) -> None:
         """Let simulated time run until ``moment``, then hold it there again."""
@@ -113,6 +114,7 @@ async def running_site(
         users = open_users(config, config_path)
         users.add("staff", PASSWORD, "staff", "en")
         users.add("admin", PASSWORD, "admin", "nl")
+        users.add("desk", PASSWORD, "desk", "nl")
         background: list[asyncio.Task[None]] = []
         signage = None
         if screens:
@@ -168,6 +170,7 @@ async def running_site(
                 users.create_token("tests-admin", "admin", T0),
                 heard,
                 visitors,
+                desk_token=users.create_token("tests-desk", "desk", T0),
             )
         finally:
             await cancel_all([server, *background])

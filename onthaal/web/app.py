@@ -288,7 +288,7 @@ def create_app(services: WebServices) -> FastAPI:
 
     def to_message(data: MessageIn, user: User, message_id: str | None = None) -> Message:
         if data.kind is Kind.EMERGENCY:
-            require_role(user, "admin")  # before anything else is looked at
+            require_role(user, "desk")  # before anything else is looked at
         starts = _field_time("starts", data.starts, tz)
         try:
             recurrence = recurrence_of(data.every, data.recurrence, starts.astimezone(tz).year)
@@ -596,19 +596,27 @@ def create_app(services: WebServices) -> FastAPI:
     @app.get("/api/v1/emergency")
     async def emergency_status(user: ApiUser) -> dict[str, Any]:
         active = [
-            _message_json(m, tz) for m in services.store.messages() if m.kind is Kind.EMERGENCY
+            _message_json(m, tz) | {"panel": _emergency_panel(services, m)}
+            for m in services.store.messages()
+            if m.kind is Kind.EMERGENCY
         ]
         return {"active": bool(active), "notices": active}
 
     @app.post("/api/v1/emergency", status_code=status.HTTP_201_CREATED)
     async def emergency_start(user: ApiUser, data: EmergencyIn) -> dict[str, Any]:
-        require_role(user, "admin")
+        require_role(user, "desk")
         return _message_json(_start_emergency(services, data, user), tz)
 
     @app.delete("/api/v1/emergency")
     async def emergency_stop(user: ApiUser) -> dict[str, Any]:
-        require_role(user, "admin")
+        require_role(user, "desk")
         return {"ended": _stop_emergency(services, user)}
+
+    @app.delete("/api/v1/emergency/{message_id}")
+    async def emergency_stop_one(user: ApiUser, message_id: str) -> dict[str, Any]:
+        require_role(user, "desk")
+        _stop_one_emergency(services, message_id, user)
+        return {"ended": 1}
 
     @app.get("/api/v1/robot")
     async def robot(user: ApiUser) -> dict[str, Any]:
@@ -714,6 +722,9 @@ def create_app(services: WebServices) -> FastAPI:
         return {"status": "heard"}
 
     # -- pages ----------------------------------------------------------------------------
+
+    def words_for(user: User | None) -> dict[str, str]:
+        return words.get(user.language if user else "nl", words["nl"])
 
     def page(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
         language = user.language if user else request.session.get("language", "nl")
@@ -909,33 +920,91 @@ def create_app(services: WebServices) -> FastAPI:
         await off_loop(lambda store: store.delete(message_id, user.name, now))
         return RedirectResponse("/messages", status.HTTP_303_SEE_OTHER)
 
+    def emergency_view(
+        request: Request, user: User, errors: Sequence[str] = (), form: Any = None
+    ) -> HTMLResponse:
+        active = [
+            {
+                "id": m.id,
+                "title": m.title,
+                "started": m.starts.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+                "panel": _emergency_panel(services, m),
+            }
+            for m in services.store.messages()
+            if m.kind is Kind.EMERGENCY
+        ]
+        response = page(
+            request,
+            "emergency.html",
+            user,
+            active=active,
+            languages=config.site.languages,
+            groups=sorted({d.group for d in devices}),
+            may_raise=user.has("desk"),
+            errors=list(errors),
+            form=form or {},
+        )
+        if errors:
+            response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+        return response
+
     @app.get("/emergency", response_class=HTMLResponse)
     async def emergency_page(request: Request, user: StaffUser) -> HTMLResponse:
-        active = [m for m in services.store.messages() if m.kind is Kind.EMERGENCY]
-        return page(request, "emergency.html", user, active=active, languages=config.site.languages)
+        return emergency_view(request, user)
 
-    @app.post("/emergency/start")
-    async def emergency_start_form(request: Request, user: StaffUser) -> RedirectResponse:
+    @app.post("/emergency/start", response_model=None)
+    async def emergency_start_form(request: Request, user: StaffUser) -> Response:
         form = await request.form()
         check_csrf(request, str(form.get("csrf", "")))
-        require_role(user, "admin")
-        if form.get("confirm") != "yes":
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "tick the confirmation box")
+        require_role(user, "desk")
+        words = words_for(user)
+        typed = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        where = [str(v) for v in form.getlist("where")]
+        typed |= {f"where_{w.replace(':', '_')}": "1" for w in where}
         content = {
-            lang: LocalizedContent(title=str(form.get(f"title_{lang}")))
+            lang: LocalizedContent(
+                title=str(form.get(f"title_{lang}", "")).strip(),
+                body=str(form.get(f"body_{lang}", "")).strip(),
+            )
             for lang in config.site.languages
             if str(form.get(f"title_{lang}", "")).strip()
         }
+        problems_found = []
         if not content:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "write the notice")
-        _start_emergency(services, EmergencyIn(content=content), user)
+            problems_found.append(words["write_notice"])
+        if form.get("confirm") != "yes":
+            problems_found.append(words["tick_confirm"])
+        if problems_found:
+            return emergency_view(request, user, problems_found, typed)
+        targets = (
+            Targets(everything=True)
+            if "everything" in where or not where
+            else Targets(groups=[w.removeprefix("group:") for w in where if w.startswith("group:")])
+        )
+        try:
+            _start_emergency(services, EmergencyIn(content=content, targets=targets), user)
+        except HTTPException as exc:
+            detail = exc.detail if isinstance(exc.detail, list) else [str(exc.detail)]
+            return emergency_view(request, user, [str(d) for d in detail], typed)
+        return RedirectResponse("/emergency", status.HTTP_303_SEE_OTHER)
+
+    @app.post("/emergency/{message_id}/stop", response_model=None)
+    async def emergency_stop_one_form(
+        request: Request, user: StaffUser, message_id: str
+    ) -> Response:
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        require_role(user, "desk")
+        if form.get("confirm") != "yes":
+            return emergency_view(request, user, [words_for(user)["tick_confirm"]])
+        _stop_one_emergency(services, message_id, user)
         return RedirectResponse("/emergency", status.HTTP_303_SEE_OTHER)
 
     @app.post("/emergency/stop")
     async def emergency_stop_form(request: Request, user: StaffUser) -> RedirectResponse:
         form = await request.form()
         check_csrf(request, str(form.get("csrf", "")))
-        require_role(user, "admin")
+        require_role(user, "desk")
         _stop_emergency(services, user)
         return RedirectResponse("/emergency", status.HTTP_303_SEE_OTHER)
 
@@ -1147,6 +1216,38 @@ def _start_emergency(services: WebServices, data: EmergencyIn, user: User) -> Me
 
 def _stop_emergency(services: WebServices, user: User) -> int:
     return services.store.end_emergencies(user.name, services.clock.now())
+
+
+def _stop_one_emergency(services: WebServices, message_id: str, user: User) -> None:
+    message = _get(services.store, message_id)
+    if message.kind is not Kind.EMERGENCY:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{message_id!r} is not an emergency")
+    services.store.delete(message_id, user.name, services.clock.now())
+
+
+def _emergency_panel(services: WebServices, message: Message) -> dict[str, Any]:
+    """How far an emergency got: confirmed screens and beacons, failures, who is waited for."""
+    snapshot = services.core.snapshot()
+    counts = {"display": [0, 0], "beacon": [0, 0]}
+    failed: dict[str, str] = {}
+    waiting: list[str] = []
+    for device in config_devices(services.config):
+        if not _targets_device(message.targets, device):
+            continue
+        counts[device.kind][1] += 1
+        state = snapshot.status.get(device.id)
+        if state is not None and state.delivered == message.content_id:
+            counts[device.kind][0] += 1
+        elif state is not None and state.failed:
+            failed[device.id] = state.failed
+        else:
+            waiting.append(device.id)
+    return {
+        "screens": {"confirmed": counts["display"][0], "total": counts["display"][1]},
+        "beacons": {"confirmed": counts["beacon"][0], "total": counts["beacon"][1]},
+        "failed": failed,
+        "waiting": waiting,
+    }
 
 
 def _sim(services: WebServices) -> SimControls:

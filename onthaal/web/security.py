@@ -115,24 +115,25 @@ def api_user(request: Request, users: Users) -> User:
 
 
 def require_role(user: User, role: Role) -> None:
-    """403 unless ``user`` has ``role`` (admins have every role)."""
-    if role == "admin" and not user.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the admin role")
+    """403 unless ``user`` has ``role`` or a higher one (staff < desk < admin)."""
+    if not user.has(role):
+        needed = "the desk or admin role" if role == "desk" else f"the {role} role"
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs {needed}")
 
 
 def may_change_message(user: User, before: Message | None, after: Message | None) -> None:
     """The one rule for every route that adds, edits or removes a message (API and forms).
 
-    Emergencies are the admins': raising, editing and ending one needs the admin role
-    (403). And an emergency stays an emergency: nobody turns one into an ordinary
-    message by editing it (409; it is ended on the emergency page), which would take it
-    off every screen without anyone having ended it.
+    Emergencies are the reception desk's and the admins': raising, editing and ending one
+    needs the desk role or higher (403). And an emergency stays an emergency: nobody turns
+    one into an ordinary message by editing it (409; it is ended on the emergency page),
+    which would take it off every screen without anyone having ended it.
     """
     emergency = Kind.EMERGENCY
     if (before is not None and before.kind is emergency) or (
         after is not None and after.kind is emergency
     ):
-        require_role(user, "admin")
+        require_role(user, "desk")
     converted = after is not None and after.kind is not emergency
     if before is not None and before.kind is emergency and converted:
         raise HTTPException(

@@ -2,8 +2,9 @@
 
 Passwords are stored as Argon2id hashes (argon2-cffi). API tokens are random 32-byte
 secrets shown once; only their SHA-256 is stored (a token has full entropy, so a fast
-hash is enough and lets a request be checked with one indexed lookup). Roles: ``staff``
-schedules messages; ``admin`` also manages users and raises emergencies.
+hash is enough and lets a request be checked with one indexed lookup). Roles, each with
+what the one before may do: ``staff`` schedules messages; ``desk`` (the reception desk)
+also raises and ends emergencies; ``admin`` also manages users and tokens.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from scheduler.store import check_database_file, private_database
 
 log = logging.getLogger("onthaal.web.users")
 
-Role = Literal["staff", "admin"]
-ROLES: tuple[Role, ...] = ("staff", "admin")
+Role = Literal["staff", "desk", "admin"]
+ROLES: tuple[Role, ...] = ("staff", "desk", "admin")  # each may do what the one before may
 MIN_PASSWORD = 10
 
 _SCHEMA = (
@@ -95,8 +96,12 @@ class User:
 
     @property
     def is_admin(self) -> bool:
-        """Whether the user may manage users and emergencies."""
+        """Whether the user may manage users and tokens."""
         return self.role == "admin"
+
+    def has(self, role: Role) -> bool:
+        """Whether the user may do what ``role`` may (a higher role may do it all)."""
+        return ROLES.index(self.role) >= ROLES.index(role) if self.role in ROLES else False
 
 
 class Users:
