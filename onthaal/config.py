@@ -601,6 +601,22 @@ class SchedulerConfig(Section):
     rotate_every: float = Field(
         default=60.0, gt=0, description="Seconds per turn when ties = 'rotate'."
     )
+    emergency_url: str = Field(
+        default="",
+        description="The link 'url' beacons advertise during an emergency that has no link "
+        "of its own (an Eddystone-URL: at most 17 bytes after https://). Unset: such a "
+        "beacon reports that it cannot show the emergency.",
+    )
+
+    @field_validator("emergency_url")
+    @classmethod
+    def _fits_a_beacon(cls, value: str) -> str:
+        if value:
+            try:
+                encode_eddystone_url(value)
+            except FrameError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 class ChatConfig(Section):

@@ -67,4 +67,5 @@ def build_dispatcher(
         languages=list(config.site.languages),
         ties=config.scheduler.ties,
         rotate_every=config.scheduler.rotate_every,
+        emergency_url=config.scheduler.emergency_url or None,
     )

@@ -105,8 +105,13 @@ class Dispatcher:
         languages: Sequence[str] = ("nl", "fr", "en", "de"),
         ties: TieRule = "newest",
         rotate_every: float = 60.0,
+        emergency_url: str | None = None,
     ) -> None:
-        """Dispatch to ``devices`` (with their ``defaults``) from ``store``."""
+        """Dispatch to ``devices`` (with their ``defaults``) from ``store``.
+
+        ``emergency_url``: what link beacons advertise for an emergency without a link.
+        """
+        self._emergency_url = emergency_url
         self._store = store
         self._devices = list(devices)
         self._kinds = {d.id: d.kind for d in devices}
@@ -418,6 +423,15 @@ class Dispatcher:
                 self._confirmed(item.device, item.content_id)
             return
         url = self._link(content) if item.message else default.url
+        if url is None and item.emergency:
+            url = self._emergency_url
+            if url is None:
+                # Advertising the usual link would tell people nothing; saying it shows the
+                # emergency would be a lie: it is a failure staff must see.
+                self._status[item.device].failed = (
+                    "the emergency has no link and [scheduler] emergency_url is not set"
+                )
+                return
         if url is None:
             url = default.url  # a message without a link leaves the beacon on its default
         if url is None or self._beacons is None:

@@ -18,7 +18,7 @@ from beacons.content import Content, LocalizedContent
 from beacons.signage_messages import ContentMessage
 from clock import VirtualClock
 from scheduler.dispatch import DeviceDefaults, Dispatcher
-from scheduler.model import Daypart, Kind, Message, Recurrence, Targets
+from scheduler.model import Daypart, Kind, Message, Recurrence, Targets, emergency_notice
 from scheduler.recurrence import describe
 from scheduler.resolve import Device, Timeline, resolve
 from scheduler.store import MIGRATIONS, Store
@@ -503,3 +503,90 @@ async def test_content_the_outbox_could_not_take_is_retried_and_reported_not_los
         finally:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def _frame_becomes(field: Any, beacon: str, frame: bytes) -> None:
+    await _until(lambda: field.beacons[beacon].frame == frame)
+
+
+async def test_a_link_beacon_advertises_the_emergency_link_and_then_its_own_again(
+    tmp_path: Path,
+) -> None:
+    """#22: a link beacon kept its usual URL during an emergency while staff were told it
+    showed the emergency. Over Bumble beacons: it switches, and back."""
+    from beacons.ble import BeaconSpec, BleBeacons, Settings
+    from beacons.frames import encode_eddystone_url
+    from hw_sim.ble import BeaconField, Radio, beacon_address
+    from hw_sim.journal import Journal
+
+    async with VirtualClock(local("2026-10-22 08:00"), settle=0.003) as clock:
+        field = BeaconField(clock, Journal(clock))
+        field.add("hall-door", beacon_address(0), encode_eddystone_url("https://aalter.be/"),
+                  radio=Radio(interval_ms=20))  # fmt: skip
+        async with field:
+            driver = BleBeacons(
+                [BeaconSpec("hall-door", address=beacon_address(0))],
+                clock,
+                Settings(attempts=3, connect_timeout=1, verify_timeout=2, backoff_initial=0.1),
+            )
+            driver.attach(*field.backend())
+            store = Store(tmp_path / "s.sqlite")
+            dispatcher = Dispatcher(
+                store, DEVICES, DEFAULTS, BRUSSELS, clock, beacons=driver,
+                emergency_url="https://aalter.be/nood",
+            )  # fmt: skip
+            async with driver.scanning():
+                runner = asyncio.create_task(dispatcher.run())
+                try:
+                    notice = emergency_notice(
+                        {"nl": LocalizedContent(title="Evacuatie")},
+                        Targets(everything=True),
+                        local("2026-10-22 08:00"),
+                        BRUSSELS,
+                    )
+                    store.add(notice, "desk", clock.now())
+                    await _frame_becomes(
+                        field, "hall-door", encode_eddystone_url("https://aalter.be/nood")
+                    )
+                    await _until(
+                        lambda: dispatcher.status()["hall-door"].delivered == notice.content_id
+                    )
+                    store.end_emergencies("desk", clock.now())
+                    await _frame_becomes(
+                        field, "hall-door", encode_eddystone_url("https://aalter.be/")
+                    )
+                finally:
+                    runner.cancel()
+                    await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_without_an_emergency_link_a_link_beacon_says_it_cannot_show_it(
+    tmp_path: Path,
+) -> None:
+    async with VirtualClock(local("2026-10-22 08:00")) as clock:
+        store = Store(tmp_path / "s.sqlite")
+        dispatcher = Dispatcher(
+            store, DEVICES, DEFAULTS, BRUSSELS, clock, displays=Screens(), beacons=Beacons()
+        )
+        notice = emergency_notice(
+            {"nl": LocalizedContent(title="Evacuatie")}, Targets(everything=True),
+            local("2026-10-22 08:00"), BRUSSELS,
+        )  # fmt: skip
+        store.add(notice, "desk", clock.now())
+        runner = asyncio.create_task(dispatcher.run())
+        try:
+            await _until(lambda: dispatcher.status()["hall-door"].failed is not None)
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+        door = dispatcher.status()["hall-door"]
+        assert "emergency_url" in (door.failed or "")
+        assert door.delivered != notice.content_id, "never claimed"
+        assert [m.id for m in dispatcher.emergencies] == [notice.id]
