@@ -502,6 +502,10 @@ class DisplayConfig(Section):
     languages: list[Language] = Field(
         default=["nl"], min_length=1, description="Languages it shows, side by side."
     )
+    width: int = Field(default=1920, ge=240, le=7680, description="Pixels across.")
+    height: int = Field(
+        default=1080, ge=240, le=7680, description="Pixels high (higher than wide: portrait)."
+    )
     default: dict[Language, LocalizedContent] = Field(
         min_length=1, description="What it shows when nothing is scheduled, per language."
     )

@@ -428,9 +428,9 @@ class Dispatcher:
             if url is None:
                 # Advertising the usual link would tell people nothing; saying it shows the
                 # emergency would be a lie: it is a failure staff must see.
-                self._status[item.device].failed = (
-                    "the emergency has no link and [scheduler] emergency_url is not set"
-                )
+                self._status[
+                    item.device
+                ].failed = "the emergency has no link and [scheduler] emergency_url is not set"
                 return
         if url is None:
             url = default.url  # a message without a link leaves the beacon on its default

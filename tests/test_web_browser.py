@@ -238,3 +238,81 @@ async def test_a_monthly_first_tuesday_message_round_trips_in_english(
         await expect(page.locator("li[data-date='2026-12-08']")).to_have_count(0)
         await expect(page.locator("li[data-date='2026-12-02']")).to_contain_text("not shown")
         await shot(page, "staff-recurrence-monthly-en")
+
+
+LOREM = (
+    "Wegens werken aan de riolering is de parking achter het gemeentehuis van maandag tot "
+    "en met vrijdag afgesloten; gebruik de parking aan de sporthal of kom met de fiets, en "
+    "houd rekening met extra wachttijd aan de loketten burgerzaken en financien. "
+)
+
+
+async def test_the_preview_warns_of_a_missing_language_and_text_too_long_for_a_portrait_screen(
+    tmp_path: Path, browser: Browser
+) -> None:
+    async with running_site(tmp_path) as site:
+        page = await browser.new_page()
+        await log_in(page, site, "staff")
+        await page.goto(f"{site.url}/messages/new")
+        await page.fill("input[name=id]", "riolering")
+        await page.fill("input[name=title_nl]", "Parking dicht")
+        await page.fill("textarea[name=body_nl]", LOREM * 4)
+        await page.check("input[value='display:hall-info']")
+        await page.fill("input[name=starts]", "2026-11-24T09:00")
+        checks = page.locator("#check-list")
+        await expect(checks).to_contain_text("hall-info: shows fr, the message has no fr")
+        await expect(checks).to_contain_text("does not fit (1080x1920")
+        mini = page.locator("figure[data-screen=hall-info] .mini")
+        box = await mini.bounding_box()
+        assert box is not None and box["height"] > box["width"], "drawn standing, like it stands"
+        await expect(page.locator("figure[data-screen=hall-info] .lang")).to_have_text("nl")
+        await shot(page, "staff-preview-warnings")
+        # Shorter and in both languages: nothing to remark.
+        await page.fill("textarea[name=body_nl]", "Gebruik de parking aan de sporthal.")
+        await page.fill("input[name=title_fr]", "Parking fermé")
+        await page.fill("textarea[name=body_fr]", "Utilisez le parking du hall des sports.")
+        await expect(checks).to_have_text("Nothing to remark.")
+
+
+async def test_the_fit_estimate_agrees_with_what_chromium_lays_out(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """The preview's estimate (scheduler/screen.py) against the display page itself."""
+    from beacons.content import LocalizedContent
+    from scheduler.screen import filling
+
+    async with running_site(tmp_path) as site:
+        checked = 0
+        verdicts: set[bool] = set()
+        for words in (10, 40, 80, 120, 200):
+            body = " ".join((LOREM * 10).split()[:words])
+            item = LocalizedContent(title="Parking dicht", body=body)
+            for width, height, display, languages in (
+                (1080, 1920, "hall-info", ("nl", "fr")),
+                (1920, 1080, "hall-entrance", ("nl", "en")),
+            ):
+                estimate = filling(item, width, height, len(languages))
+                if 0.85 < estimate < 1.15:
+                    continue  # too close to call for an estimate: not held to it
+                message = Message(
+                    id=f"fit-{words}-{display}",
+                    title="fit",
+                    content={lang: item for lang in languages},
+                    targets=Targets(displays=[display]),
+                    starts=site.clock.now(),
+                    priority=60 + checked,
+                )
+                site.services.store.add(message, "staff", site.clock.now())
+                page = await browser.new_page(viewport={"width": width, "height": height})
+                await page.goto(f"{site.url}/display/{display}")
+                await expect(page.locator("h1").first).to_have_text("Parking dicht")
+                overflows = await page.evaluate(
+                    "() => [...document.querySelectorAll('section')]"
+                    ".some(s => s.scrollHeight > s.clientHeight + 1)"
+                )
+                assert overflows == (estimate > 1), (words, display, estimate)
+                verdicts.add(overflows)
+                await page.close()
+                site.services.store.delete(message.id, "staff", site.clock.now())
+                checked += 1
+        assert checked >= 6 and verdicts == {True, False}, "both kinds of text were tried"

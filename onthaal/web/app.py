@@ -67,6 +67,7 @@ from scheduler.model import (
 from scheduler.parse import InputError, first_error, quoted, recurrence_of, site_time
 from scheduler.recurrence import WEEKDAYS, Pattern, RecurrenceError, describe, pattern_of
 from scheduler.resolve import Device, Showing
+from scheduler.screen import columns, warnings
 from scheduler.store import Store, StoreError
 from scheduler.validate import problems
 
@@ -910,6 +911,56 @@ def create_app(services: WebServices) -> FastAPI:
             return response
         return RedirectResponse("/messages", status.HTTP_303_SEE_OTHER)
 
+    @app.post("/messages/check")
+    async def check_message(request: Request, user: StaffUser) -> dict[str, Any]:
+        """The editor's checks before saving: errors, warnings, each screen at its size."""
+        form = dict((await request.form()).items())
+        check_csrf(request, str(form.get("csrf", "")))
+        existing = str(form.get("existing", "")) or None
+        try:
+            data = _message_in(form, config.site.languages, device_ids)
+            message = to_message(data, user, existing)
+        except HTTPException as exc:
+            detail = exc.detail if isinstance(exc.detail, list) else [exc.detail]
+            return {"errors": [_said(d) for d in detail], "warnings": [], "screens": []}
+        except (ValidationError, InputError, ValueError) as exc:
+            return {"errors": [str(exc)], "warnings": [], "screens": []}
+        found: list[str] = []
+        screens = []
+        for display in config.displays:
+            device = next(d for d in devices if d.id == display.id)
+            if not _targets_device(message.targets, device):
+                continue
+            found += warnings(
+                message.content,
+                display.id,
+                display.languages,
+                config.site.languages,
+                display.width,
+                display.height,
+            )
+            screens.append(
+                {
+                    "id": display.id,
+                    "name": display.name,
+                    "width": display.width,
+                    "height": display.height,
+                    "emergency": message.kind is Kind.EMERGENCY,
+                    "columns": [
+                        {
+                            "language": c.language,
+                            "shown": c.shown,
+                            "title": c.item.title,
+                            "body": c.item.body,
+                        }
+                        for c in columns(message.content, display.languages, config.site.languages)
+                    ],
+                }
+            )
+        if not message.fires(tz):
+            found.append("never shown: the repetition has no date between its start and end")
+        return {"errors": [], "warnings": found, "screens": screens}
+
     @app.post("/messages/{message_id}/delete")
     async def delete_message_form(
         request: Request, user: StaffUser, message_id: str, csrf: Annotated[str, Form()] = ""
@@ -1052,6 +1103,14 @@ def _get(store: Store, message_id: str) -> Message:
 WEEK_WINDOWS = 4
 
 
+def _said(detail: Any) -> str:
+    """One validation problem as a line for staff."""
+    if isinstance(detail, dict):
+        where = ".".join(str(p) for p in detail.get("loc", ()) if p not in ("body", "form"))
+        return f"{where}: {detail.get('msg', '')}" if where else str(detail.get("msg", ""))
+    return str(detail)
+
+
 def _targets_device(targets: Targets, device: Device) -> bool:
     """Whether ``targets`` include ``device``."""
     return (
@@ -1149,15 +1208,12 @@ def _display_content(services: WebServices, display_id: str) -> dict[str, Any]:
     message = preview.message if preview else None
     display = next(d for d in services.config.displays if d.id == display_id)
     content = message.content if message else display.default
+    shown = columns(content, display.languages, services.config.site.languages)
     return {
         "content_id": wanted,
         "emergency": bool(message and message.kind is Kind.EMERGENCY),
-        "languages": {
-            lang: {"title": item.title, "body": item.body}
-            for lang, item in content.items()
-            if lang in display.languages
-        }
-        or {lang: {"title": i.title, "body": i.body} for lang, i in content.items()},
+        # One column per screen language; a missing one shows the site's fallback text.
+        "languages": {c.shown: {"title": c.item.title, "body": c.item.body} for c in shown},
     }
 
 
