@@ -14,7 +14,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +246,35 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._changed()
+
+    def restore(self, message_id: str, actor: str, at: datetime, within: timedelta) -> Message:
+        """Undo the deletion of a message deleted less than ``within`` ago (an undo
+        button, not an archive); raises :class:`StoreError` otherwise."""
+        row = self._db.execute(
+            "SELECT body FROM messages WHERE id = ? AND deleted = 1", (message_id,)
+        ).fetchone()
+        deleted = self._db.execute(
+            "SELECT at FROM audit WHERE message_id = ? AND action = 'delete' "
+            "ORDER BY seq DESC LIMIT 1",
+            (message_id,),
+        ).fetchone()
+        if row is None or deleted is None:
+            raise StoreError(f"no deleted message {message_id!r} to bring back")
+        if datetime.fromisoformat(deleted[0]) < at - within:
+            raise StoreError(f"{message_id!r} was deleted too long ago to undo")
+        message = self._load(message_id, row[0])
+        if message is None:
+            raise StoreError(f"{message_id!r} cannot be read any more; add it again")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("UPDATE messages SET deleted = 0 WHERE id = ?", (message_id,))
+            self._audit(message_id, actor, at, "restore", None, message)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._changed()
+        return message
 
     def exists(self, message_id: str) -> bool:
         """Whether a message with this id is stored (readable or not)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Browser, Page, expect
 
@@ -38,7 +39,7 @@ async def test_staff_schedule_a_bilingual_message_and_see_it_delivered(
         # simulated time is held by the harness while the browser works
         await log_in(page, site, "staff")
         await page.goto(f"{site.url}/messages/new")
-        await page.fill("input[name=id]", "kerst-ochtend")
+        # No id typed: it is made from the staff title ("Kerstmarkt (ochtend)").
         await page.fill("input[name=title]", "Kerstmarkt (ochtend)")
         await page.fill("input[name=title_nl]", "Kerstmarkt op het plein")
         await page.fill("textarea[name=body_nl]", "Morgenochtend van 9 tot 12 uur.")
@@ -59,14 +60,14 @@ async def test_staff_schedule_a_bilingual_message_and_see_it_delivered(
         await site.advance_to(datetime.fromisoformat("2026-11-25T09:00+01:00"))
         deadline = asyncio.get_running_loop().time() + 10
         while not all(
-            site.services.core.snapshot().displays[d].acknowledged == "kerst-ochtend.v1"
+            site.services.core.snapshot().displays[d].acknowledged == "kerstmarkt-ochtend.v1"
             for d in ("hall-entrance", "hall-info")
         ):
             assert asyncio.get_running_loop().time() < deadline, site.services.core.snapshot()
             await asyncio.sleep(0.05)
         await page.goto(site.url + "/")
         row = page.locator("tr[data-device=hall-entrance] .shows")
-        await expect(row).to_have_text("kerst-ochtend.v1")
+        await expect(row).to_have_text("kerstmarkt-ochtend.v1")
         waiting = page.locator("tr[data-device=waiting-room-1] .shows")
         await expect(waiting).not_to_contain_text("kerst")
         await shot(page, "staff-dashboard-delivered")
@@ -135,6 +136,7 @@ async def test_a_recurring_message_is_made_edited_and_saved_again_without_retypi
         page = await browser.new_page()
         await log_in(page, site, "admin")  # works in Dutch
         await page.goto(f"{site.url}/messages/new")
+        await page.click("#editor details summary")  # the id is an advanced field
         await page.fill("input[name=id]", "loket-3")
         await page.fill("input[name=title]", "Loket 3")
         await page.fill("input[name=title_nl]", "Loket 3 is open")
@@ -161,10 +163,10 @@ async def test_a_recurring_message_is_made_edited_and_saved_again_without_retypi
         await expect(page.locator("input[name=window_start_0]")).to_have_value("08:30")
         await expect(page.locator("input[name=skip]")).to_have_value("2026-11-11")
         await expect(page.locator("#described")).to_have_text(said)
-        await page.fill("input[name=priority]", "60")
+        await page.select_option("select[name=priority]", "75")  # "hoog"
         await _save(page)
         again = site.services.store.get("loket-3")
-        assert again is not None and again.version == 2 and again.priority == 60
+        assert again is not None and again.version == 2 and again.priority == 75
         assert again.recurrence == saved.recurrence, "nothing retyped, nothing changed"
 
         # A mistake keeps the form in edit mode; fixing it saves the same message.
@@ -209,6 +211,7 @@ async def test_a_monthly_first_tuesday_message_round_trips_in_english(
         page = await browser.new_page()
         await log_in(page, site, "staff")  # works in English
         await page.goto(f"{site.url}/messages/new")
+        await page.click("#editor details summary")  # the id is an advanced field
         await page.fill("input[name=id]", "zitdag")
         await page.fill("input[name=title]", "Zitdag notaris")
         await page.fill("input[name=title_en]", "The notary is in")
@@ -254,6 +257,7 @@ async def test_the_preview_warns_of_a_missing_language_and_text_too_long_for_a_p
         page = await browser.new_page()
         await log_in(page, site, "staff")
         await page.goto(f"{site.url}/messages/new")
+        await page.click("#editor details summary")  # the id is an advanced field
         await page.fill("input[name=id]", "riolering")
         await page.fill("input[name=title_nl]", "Parking dicht")
         await page.fill("textarea[name=body_nl]", LOREM * 4)
@@ -316,3 +320,43 @@ async def test_the_fit_estimate_agrees_with_what_chromium_lays_out(
                 site.services.store.delete(message.id, "staff", site.clock.now())
                 checked += 1
         assert checked >= 6 and verdicts == {True, False}, "both kinds of text were tried"
+
+
+async def test_delete_asks_first_can_be_undone_and_a_phone_reaches_every_button(
+    tmp_path: Path, browser: Browser
+) -> None:
+    async with running_site(tmp_path) as site:
+        kerst = Message(
+            id="kerst",
+            title="Kerstmarkt",
+            content={"nl": {"title": "Kerstmarkt", "body": "Op het plein"}},
+            targets=Targets(groups=["hall"]),
+            starts=datetime(2026, 12, 19, 8, 0, tzinfo=UTC),
+        )
+        site.services.store.add(kerst, "staff", site.clock.now())
+        phone = await browser.new_page(viewport={"width": 390, "height": 844})
+        await log_in(phone, site, "staff")
+        await phone.goto(f"{site.url}/messages")
+        row = phone.locator("tr[data-message=kerst]")
+        for control in (row.locator("a"), row.locator("button")):
+            box = await control.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        await shot(phone, "staff-messages-phone")
+
+        answers: list[bool] = [False, True]
+
+        async def answer(dialog: Any) -> None:
+            assert "Delete this message?" in dialog.message
+            await (dialog.accept() if answers.pop(0) else dialog.dismiss())
+
+        phone.on("dialog", answer)
+        await row.locator("button").click()  # "no": nothing happens
+        await expect(row).to_be_visible()
+        assert site.services.store.exists("kerst")
+        await row.locator("button").click()  # "yes": gone, with an undo
+        await expect(phone.locator(".undo")).to_contain_text("Deleted: kerst")
+        assert not site.services.store.exists("kerst")
+        await phone.click("#undo")
+        await expect(phone.locator("tr[data-message=kerst]")).to_be_visible()
+        actions = [e.action for e in site.services.store.audit("kerst")]
+        assert actions == ["create", "delete", "restore"]

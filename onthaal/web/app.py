@@ -15,6 +15,7 @@ import re
 import sqlite3
 import threading
 import tomllib
+import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -724,6 +725,8 @@ def create_app(services: WebServices) -> FastAPI:
 
     # -- pages ----------------------------------------------------------------------------
 
+    device_names = {d.id: d.name for d in config.displays} | {b.id: b.name for b in config.beacons}
+
     def words_for(user: User | None) -> dict[str, str]:
         return words.get(user.language if user else "nl", words["nl"])
 
@@ -734,6 +737,7 @@ def create_app(services: WebServices) -> FastAPI:
             name,
             {
                 "t": words.get(language, words["nl"]),
+                "device_names": device_names,
                 "user": user,
                 "csrf": csrf_token(request),
                 "language": language,
@@ -820,6 +824,7 @@ def create_app(services: WebServices) -> FastAPI:
         request: Request,
         user: StaffUser,
         after: Annotated[str | None, Query(max_length=64)] = None,
+        deleted: Annotated[str | None, Query(max_length=64)] = None,
     ) -> HTMLResponse:
         def one_page() -> tuple[list[dict[str, Any]], int | None]:
             found, total = reader().page(after=after, limit=DEFAULT_PAGE)
@@ -828,7 +833,13 @@ def create_app(services: WebServices) -> FastAPI:
         listed, total = await asyncio.to_thread(one_page)  # off the robot's loop
         following = listed[-1]["id"] if len(listed) == DEFAULT_PAGE else None
         return page(
-            request, "messages.html", user, messages=listed, total=total, following=following
+            request,
+            "messages.html",
+            user,
+            messages=listed,
+            total=total,
+            following=following,
+            deleted=deleted if deleted and not services.store.exists(deleted) else None,
         )
 
     @app.get("/messages/new", response_class=HTMLResponse)
@@ -876,8 +887,10 @@ def create_app(services: WebServices) -> FastAPI:
             now = services.clock.now()
             if existing:
                 await off_loop(lambda store: store.update(message, user.name, now))
-            else:
+            elif str(form.get("id", "")).strip():
                 await off_loop(lambda store: store.add(message, user.name, now))
+            else:  # an id made from the title: the first one free
+                await off_loop(lambda store: _add_with_free_id(store, message, user.name, now))
         except HTTPException as exc:
             errors = (
                 [f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in exc.detail]
@@ -969,6 +982,19 @@ def create_app(services: WebServices) -> FastAPI:
         may_change_message(user, _get(services.store, message_id), None)
         now = services.clock.now()
         await off_loop(lambda store: store.delete(message_id, user.name, now))
+        # The list offers to undo it for a while (UNDO_WITHIN).
+        return RedirectResponse(f"/messages?deleted={message_id}", status.HTTP_303_SEE_OTHER)
+
+    @app.post("/messages/{message_id}/restore", response_model=None)
+    async def restore_message_form(
+        request: Request, user: StaffUser, message_id: str, csrf: Annotated[str, Form()] = ""
+    ) -> Response:
+        check_csrf(request, csrf)
+        now = services.clock.now()
+        try:
+            await off_loop(lambda store: store.restore(message_id, user.name, now, UNDO_WITHIN))
+        except StoreError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         return RedirectResponse("/messages", status.HTTP_303_SEE_OTHER)
 
     def emergency_view(
@@ -1098,6 +1124,11 @@ def _get(store: Store, message_id: str) -> Message:
     except StoreError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
+
+#: How long after a delete the message list offers to undo it.
+UNDO_WITHIN = timedelta(minutes=10)
+#: Priority levels the form offers (the API takes any number 0-100).
+PRIORITY_LEVELS = (25, 50, 75, 90)
 
 #: Windows per day the week view looks at (each one asks the core what shows then).
 WEEK_WINDOWS = 4
@@ -1408,6 +1439,34 @@ def _recurrence_from_form(form: dict[str, Any]) -> dict[str, Any] | None:
         ) from None
 
 
+def _add_with_free_id(store: Store, message: Message, actor: str, at: datetime) -> Message:
+    """Add ``message`` under its id, or its id with -2, -3... when that one is taken."""
+    base = message.id[:60]
+    for number in range(1, 100):
+        candidate = (
+            message if number == 1 else message.model_copy(update={"id": f"{base}-{number}"})
+        )
+        try:
+            return store.add(candidate, actor, at)
+        except StoreError:
+            if number == 99:
+                raise
+    raise AssertionError("unreachable")
+
+
+def title_of(form: dict[str, Any], content: dict[str, dict[str, str]]) -> str:
+    """The staff title, or the first language's."""
+    return str(form.get("title", "")).strip() or next((c["title"] for c in content.values()), "")
+
+
+def _slug(title: str) -> str:
+    """An id from a title: "Kerstmarkt op het plein!" -> "kerstmarkt-op-het-plein"."""
+    decomposed = unicodedata.normalize("NFKD", title.lower())
+    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only).strip("-")[:48].strip("-")
+    return slug or "bericht"
+
+
 def _message_in(form: dict[str, Any], languages: Sequence[str], device_ids: set[str]) -> MessageIn:
     uploads = sorted(key for key, value in form.items() if not isinstance(value, str))
     if uploads:  # a file part would be stored as the text "UploadFile(...)"
@@ -1438,7 +1497,7 @@ def _message_in(form: dict[str, Any], languages: Sequence[str], device_ids: set[
     try:
         return MessageIn.model_validate(
             {
-                "id": str(form.get("id", "")).strip(),
+                "id": str(form.get("id", "")).strip() or _slug(title_of(form, content)),
                 "title": str(form.get("title", "")).strip()
                 or next((c["title"] for c in content.values()), ""),
                 "content": content,
