@@ -221,7 +221,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         command, "run", f"{site.url}/openapi.json",
         "-H", f"Authorization: Bearer {site.admin_token}",
         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-        "--max-examples", "8", "--seed", "20", "--no-color", "--workers", "1",
+        "--max-examples", "5", "--seed", "20", "--no-color", "--workers", "1",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         cwd=tmp_path,  # its cache of findings goes there, not into the repository
     )  # fmt: skip

@@ -15,6 +15,7 @@ from clock import VirtualClock
 from dialogue.engine import DialogueEngine, ReplyKind
 from onthaal.config import load_config
 from onthaal.dialogue_setup import build_engine
+from tests.configs import isolated_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -104,9 +105,17 @@ async def test_answers_with_a_desk_name_the_desk_and_where_it_is(engine: Dialogu
     assert "{" not in reply.text
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def words_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site's config on words alone: the semantic stage has tests of its own, and
+    preparing it for the whole knowledge base costs seconds per fresh checkout."""
+    return isolated_config(tmp_path_factory.mktemp("site"))
+
+
+def run(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    where = ["--config", str(config)] if config is not None else []
     return subprocess.run(
-        [sys.executable, "-m", "onthaal", *args],
+        [sys.executable, "-m", "onthaal", *args, *where],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -114,8 +123,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_chat_json_prints_intent_confidence_language_and_answer() -> None:
-    proc = run("chat", "--json", "Waar zijn de toiletten?")
+def test_chat_json_prints_intent_confidence_language_and_answer(words_only: Path) -> None:
+    proc = run("chat", "--json", "Waar zijn de toiletten?", config=words_only)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["intent"] == "toilets"
@@ -124,9 +133,9 @@ def test_chat_json_prints_intent_confidence_language_and_answer() -> None:
     assert out["answer"]
 
 
-def test_interactive_chat_keeps_the_conversation() -> None:
+def test_interactive_chat_keeps_the_conversation(words_only: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "onthaal", "chat", "--language", "en"],
+        [sys.executable, "-m", "onthaal", "chat", "--language", "en", "--config", str(words_only)],
         cwd=REPO,
         input="Are you open today?\nand on Saturday?\n\n",
         capture_output=True,
@@ -139,7 +148,7 @@ def test_interactive_chat_keeps_the_conversation() -> None:
     assert lines[1].startswith("[answer opening_hours") and "Saturday" in lines[1]
 
 
-def test_dialogue_eval_reports_the_numbers(tmp_path: Path) -> None:
+def test_dialogue_eval_reports_the_numbers(tmp_path: Path, words_only: Path) -> None:
     data = tmp_path / "eval.jsonl"
     data.write_text(
         "\n".join(
@@ -150,7 +159,7 @@ def test_dialogue_eval_reports_the_numbers(tmp_path: Path) -> None:
             ]
         )
     )
-    proc = run("dialogue", "eval", str(data), "--json")
+    proc = run("dialogue", "eval", str(data), "--json", config=words_only)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["top1_accuracy_in_scope"] == 1.0
@@ -159,10 +168,10 @@ def test_dialogue_eval_reports_the_numbers(tmp_path: Path) -> None:
     assert summary["latency_ms_p99"] > 0
 
 
-def test_dialogue_eval_refuses_a_broken_file(tmp_path: Path) -> None:
+def test_dialogue_eval_refuses_a_broken_file(tmp_path: Path, words_only: Path) -> None:
     data = tmp_path / "eval.jsonl"
     data.write_text('{"text": "x"}\n')
-    proc = run("dialogue", "eval", str(data))
+    proc = run("dialogue", "eval", str(data), config=words_only)
     assert proc.returncode == 2
     assert "line 1" in proc.stderr
 

@@ -288,7 +288,7 @@ async def test_the_fit_estimate_agrees_with_what_chromium_lays_out(
     async with running_site(tmp_path) as site:
         checked = 0
         verdicts: set[bool] = set()
-        for words in (10, 40, 80, 120, 200):
+        for words in (15, 60, 200):
             body = " ".join((LOREM * 10).split()[:words])
             item = LocalizedContent(title="Parking dicht", body=body)
             for width, height, display, languages in (
@@ -319,7 +319,7 @@ async def test_the_fit_estimate_agrees_with_what_chromium_lays_out(
                 await page.close()
                 site.services.store.delete(message.id, "staff", site.clock.now())
                 checked += 1
-        assert checked >= 6 and verdicts == {True, False}, "both kinds of text were tried"
+        assert checked >= 4 and verdicts == {True, False}, "both kinds of text were tried"
 
 
 async def test_delete_asks_first_can_be_undone_and_a_phone_reaches_every_button(
