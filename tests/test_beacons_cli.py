@@ -3,26 +3,41 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from onthaal.cli import main
 from tests.configs import isolated_config
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def onthaal(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "onthaal", "beacons", *args, "--config", str(config)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+@dataclass
+class Done:
+    """What a run of the command printed, and its exit code."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def test_scan_lists_every_configured_beacon_with_its_frame(tmp_path: Path) -> None:
+@pytest.fixture
+def onthaal(capsys: pytest.CaptureFixture[str]) -> object:
+    """Run ``onthaal beacons ...`` as its entry point does, in this process (the CLI's
+    own process start is tested in tests/test_cli.py; here it would cost a second each)."""
+
+    def run(config: Path, *args: str) -> Done:
+        code = main(["beacons", *args, "--config", str(config)])
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return run
+
+
+def test_scan_lists_every_configured_beacon_with_its_frame(tmp_path: Path, onthaal: Any) -> None:
     done = onthaal(isolated_config(tmp_path), "scan", "--seconds", "1", "--json")
     assert done.returncode == 0, done.stderr
     seen = {b["id"]: b for b in json.loads(done.stdout)}
@@ -38,13 +53,13 @@ def test_scan_lists_every_configured_beacon_with_its_frame(tmp_path: Path) -> No
     assert all(b["rssi"] is not None for b in seen.values())
 
 
-def test_status_shows_battery_from_telemetry(tmp_path: Path) -> None:
+def test_status_shows_battery_from_telemetry(tmp_path: Path, onthaal: Any) -> None:
     done = onthaal(isolated_config(tmp_path), "status", "--seconds", "1.5")
     assert done.returncode == 0, done.stderr
     assert "3000 mV" in done.stdout and "21.5°C" in done.stdout
 
 
-def test_push_writes_a_url_and_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
+def test_push_writes_a_url_and_refuses_bad_input_with_exit_2(tmp_path: Path, onthaal: Any) -> None:
     config = isolated_config(tmp_path)
     done = onthaal(config, "push", "hall-door", "https://aalter.be/kerst")
     assert done.returncode == 0, done.stderr
