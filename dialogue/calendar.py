@@ -66,6 +66,20 @@ class OpeningCalendar:
         local = self.local(instant)
         return any(s <= local.time() < e for s, e in self.hours_on(local.date()).ranges)
 
+    def open_windows(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The (aware) windows in which the building is open that overlap ``[start, end)``."""
+        found: list[tuple[datetime, datetime]] = []
+        day = self.local(start).date() - timedelta(days=1)
+        last = self.local(end).date()
+        while day <= last:
+            for opens, closes in self.hours_on(day).ranges:
+                a = datetime.combine(day, opens, tzinfo=self.timezone)
+                b = datetime.combine(day, closes, tzinfo=self.timezone)
+                if a < end and b > start:
+                    found.append((a, b))
+            day += timedelta(days=1)
+        return found
+
     def next_opening(self, instant: datetime) -> datetime | None:
         """The next moment the building opens after ``instant`` (None if not in 60 days)."""
         local = self.local(instant)

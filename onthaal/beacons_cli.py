@@ -11,13 +11,12 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
-from beacons.ble import BeaconError, BeaconState, BleBeacons
-from beacons.frames import FrameError
-from clock import RealClock
-from hw_sim.journal import Journal
-from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
 from onthaal.config import Config
+
+if TYPE_CHECKING:  # the BLE stack (Bumble, bleak) is loaded only to run a command
+    from beacons.ble import BeaconState, BleBeacons
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -60,6 +59,10 @@ def run_beacons_command(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _with_driver(config: Config, body: Callable[[BleBeacons], Awaitable[int]]) -> int:
+    from clock import RealClock
+    from hw_sim.journal import Journal
+    from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
+
     clock = RealClock()
     if config.ble.backend != "sim":
         return await body(build_ble(config, clock, beacon_specs(config)))
@@ -70,6 +73,9 @@ async def _with_driver(config: Config, body: Callable[[BleBeacons], Awaitable[in
 
 
 async def _push(driver: BleBeacons, beacon: str, url: str) -> int:
+    from beacons.ble import BeaconError
+    from beacons.frames import FrameError
+
     try:
         result = await driver.push_url(beacon, url)
     except (BeaconError, FrameError) as exc:

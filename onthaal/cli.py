@@ -15,23 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from onthaal import __version__
-from onthaal.app import Mode, serve, serve_sim_robot
-from onthaal.backup import BackupError, backup, restore
 from onthaal.beacons_cli import add_parser as add_beacons_parser
-from onthaal.beacons_cli import run_beacons_command
 from onthaal.config import Config, ConfigError, config_warnings, listen_url, load_config
-from onthaal.dialogue_cli import run_dialogue_command
 from onthaal.logs import configure_logging
-from onthaal.ports import port_problems
 from onthaal.process import finish
-from onthaal.scenario.cli import add_scenario_options, run_scenario_command
+from onthaal.scenario.options import add_scenario_options
 from onthaal.schedule_cli import add_parsers as add_schedule_parsers
-from onthaal.schedule_cli import run_schedule_command
-from onthaal.signage_stack import mqtt_accounts
-from onthaal.site import SiteError, check_site, init_site
 from onthaal.users_cli import add_parser as add_users_parser
-from onthaal.users_cli import run_users_command
 from scheduler.store import DatabaseUnusable
+
+# Each command imports what it runs when it runs: `onthaal users token` need not load
+# the web app, the simulator and the BLE stack first (a second and a half of imports).
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -186,6 +180,8 @@ def _load(path: str) -> Config | None:
 
 
 def _init(args: argparse.Namespace) -> int:
+    from onthaal.site import SiteError, init_site
+
     config = _load(args.config)
     if config is None:
         return EXIT_BAD_INPUT
@@ -207,6 +203,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _backup_or_restore(args: argparse.Namespace, config: Config) -> int:
+    from onthaal.backup import BackupError, backup, restore
+
     try:
         if args.command == "backup":
             done = backup(config, Path(args.config), Path(args.destination))
@@ -253,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _command(args: argparse.Namespace) -> int:
 
     if args.command == "check-config":
+        from onthaal.site import check_site
+
         path = args.path or args.config
         config = _load(path)
         if config is None:
@@ -276,14 +276,22 @@ def _command(args: argparse.Namespace) -> int:
         args.log_format or config.logging.format, args.log_level or config.logging.level
     )
     if args.command in ("chat", "dialogue"):
+        from onthaal.dialogue_cli import run_dialogue_command
+
         return run_dialogue_command(args, config, Path(args.config))
     if args.command == "users":
+        from onthaal.users_cli import run_users_command
+
         return run_users_command(args, config, Path(args.config))
     if args.command in ("schedule", "emergency"):
+        from onthaal.schedule_cli import run_schedule_command
+
         return run_schedule_command(args, config, Path(args.config))
     if args.command in ("backup", "restore"):
         return _backup_or_restore(args, config)
     if args.command == "mqtt-config":
+        from onthaal.signage_stack import mqtt_accounts
+
         accounts = mqtt_accounts(config, Path(args.config))
         conf = accounts.write_mosquitto_files(
             Path(args.folder), config.site.id, [d.id for d in config.displays]
@@ -294,7 +302,11 @@ def _command(args: argparse.Namespace) -> int:
         print(f"each display's user name and password: {kept}")
         return EXIT_OK
     if args.command == "beacons":
+        from onthaal.beacons_cli import run_beacons_command
+
         return run_beacons_command(args, config)
+    from onthaal.app import Mode, serve, serve_sim_robot
+
     if args.command == "sim-robot":
         listen = args.listen or config.sim.robot_listen
         try:
@@ -305,6 +317,8 @@ def _command(args: argparse.Namespace) -> int:
         journal = Path(args.journal) if args.journal else None
         return asyncio.run(serve_sim_robot(config, listen, journal))
     if args.command in ("run", "sim"):
+        from onthaal.ports import port_problems
+
         config = with_ports(config, args.web_port, args.mqtt_port)
         problems = port_problems(config, web_flag="--web-port", mqtt_flag="--mqtt-port")
         if problems:
@@ -312,6 +326,8 @@ def _command(args: argparse.Namespace) -> int:
                 print(problem, file=sys.stderr)
             return EXIT_BAD_INPUT
     if args.command == "sim" and args.scenario:
+        from onthaal.scenario.cli import run_scenario_command
+
         return run_scenario_command(args, config, Path(args.config))
     mode = Mode(
         simulate=args.command == "sim", duration=args.duration, config_path=Path(args.config)

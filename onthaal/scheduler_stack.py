@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from clock import Clock
 from onthaal.config import Config
+from onthaal.dialogue_setup import opening_calendar
 from scheduler.dispatch import BeaconSink, DeviceDefaults, Dispatcher, DisplaySink
 from scheduler.resolve import Device
 from scheduler.store import Store
@@ -68,4 +69,5 @@ def build_dispatcher(
         ties=config.scheduler.ties,
         rotate_every=config.scheduler.rotate_every,
         emergency_url=config.scheduler.emergency_url or None,
+        hours=opening_calendar(config),
     )

@@ -28,7 +28,15 @@ from beacons.signage_messages import ContentMessage
 from beacons.tasks import cancel_all, run_together
 from clock import Clock
 from scheduler.model import Kind, Message
-from scheduler.resolve import Device, Showing, TieRule, Timeline, resolve, rotation_boundary
+from scheduler.resolve import (
+    BuildingHours,
+    Device,
+    Showing,
+    TieRule,
+    Timeline,
+    resolve,
+    rotation_boundary,
+)
 from scheduler.store import Store
 
 log = logging.getLogger("onthaal.scheduler")
@@ -106,12 +114,16 @@ class Dispatcher:
         ties: TieRule = "newest",
         rotate_every: float = 60.0,
         emergency_url: str | None = None,
+        hours: BuildingHours | None = None,
     ) -> None:
         """Dispatch to ``devices`` (with their ``defaults``) from ``store``.
 
         ``emergency_url``: what link beacons advertise for an emergency without a link.
+        ``hours``: the building's opening hours, for messages shown only while it is
+        open (or closed).
         """
         self._emergency_url = emergency_url
+        self._hours = hours
         self._store = store
         self._devices = list(devices)
         self._kinds = {d.id: d.kind for d in devices}
@@ -213,7 +225,11 @@ class Dispatcher:
         timeline = self._timeline
         if timeline is None or not timeline.covers(at):
             timeline = Timeline(
-                self._store.messages(), self._tz, at - timedelta(days=1), at + timedelta(days=1)
+                self._store.messages(),
+                self._tz,
+                at - timedelta(days=1),
+                at + timedelta(days=1),
+                self._hours,
             )
         return resolve(
             timeline, self._devices, at, ties=self._ties, rotate_every=self._rotate_every
@@ -245,7 +261,7 @@ class Dispatcher:
                 if self._reader is None:
                     self._reader = self._store.reader(any_thread=True)
                 messages = self._reader.messages()
-        return Timeline(messages, self._tz, start, end)
+        return Timeline(messages, self._tz, start, end, self._hours)
 
     # -- the loop -------------------------------------------------------------------------
 

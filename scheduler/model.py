@@ -205,6 +205,11 @@ class Message(BaseModel):
     recurrence: Recurrence | None = None
     priority: int = Field(default=50, ge=0, le=100)
     kind: Kind = Kind.INFO
+    building: Literal["any", "open", "closed"] = Field(
+        default="any",
+        description="Shown only while the building is open, or only while it is closed "
+        "(the site's calendar: opening hours, closing days, public holidays).",
+    )
     version: int = Field(default=1, ge=1)
     # Set by the store on every change; the epoch only for messages not stored yet.
     updated: AwareDatetime = Field(default=datetime(1970, 1, 1, tzinfo=UTC))

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from scheduler.model import DeviceKind, Kind, Message
@@ -55,13 +55,58 @@ def _rank(message: Message) -> tuple[bool, int]:
     return (message.kind is Kind.EMERGENCY, message.priority)
 
 
+class BuildingHours(Protocol):
+    """When the building is open (the site's calendar)."""
+
+    def open_windows(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Aware windows of opening that overlap ``[start, end)``, in order."""
+        ...
+
+
+def windows_of(
+    message: Message,
+    tz: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    hours: BuildingHours | None = None,
+) -> list[tuple[datetime, datetime]]:
+    """When ``message`` is shown within ``[start, end)``: its own windows, cut to the
+    building's opening hours (``building = "open"``) or to the rest (``"closed"``)."""
+    windows = message.occurrences(tz, start, end)
+    if message.building == "any" or hours is None or not windows:
+        return windows
+    opened = hours.open_windows(start - timedelta(days=1), end + timedelta(days=1))
+    found: list[tuple[datetime, datetime]] = []
+    for opens, closes in windows:
+        if message.building == "open":
+            found += [
+                (max(opens, a), min(closes, b)) for a, b in opened if a < closes and b > opens
+            ]
+            continue
+        at = opens
+        for a, b in opened:
+            if b <= at or a >= closes:
+                continue
+            if a > at:
+                found.append((at, a))
+            at = max(at, b)
+        if at < closes:
+            found.append((at, closes))
+    return found
+
+
 class Timeline:
     """Messages with their active windows expanded over ``[start, end)``."""
 
     def __init__(
-        self, messages: Iterable[Message], tz: ZoneInfo, start: datetime, end: datetime
+        self,
+        messages: Iterable[Message],
+        tz: ZoneInfo,
+        start: datetime,
+        end: datetime,
+        hours: BuildingHours | None = None,
     ) -> None:
-        """Expand every message once."""
+        """Expand every message once (``hours``: for messages tied to the building's)."""
         self.tz = tz
         self.start = start
         self.end = end
@@ -70,7 +115,7 @@ class Timeline:
         self._ends: list[list[datetime]] = []
         boundaries: set[datetime] = set()
         for message in messages:
-            windows = message.occurrences(tz, start, end)
+            windows = windows_of(message, tz, start, end, hours)
             if not windows:
                 continue
             self._messages.append(message)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -137,3 +137,36 @@ def test_a_rule_the_form_cannot_show_is_described_as_it_is() -> None:
     odd = Recurrence(rrule="FREQ=MONTHLY;BYMONTHDAY=15", dayparts=[Daypart.parse("09:00-10:00")])
     assert pattern_of(odd) is None
     assert describe(odd, "nl") == "FREQ=MONTHLY;BYMONTHDAY=15 van 9.00 tot 10.00"
+
+
+def test_a_message_follows_the_buildings_calendar_when_told_to() -> None:
+    """#22: "only while the building is open / closed", holidays and closing days too."""
+    from onthaal.config import load_config
+    from onthaal.dialogue_setup import opening_calendar
+    from scheduler.resolve import windows_of
+    from tests.configs import REPO
+
+    hours = opening_calendar(load_config(REPO / "robot.toml"))
+    closed_sign = Message(
+        id="gesloten",
+        title="Gesloten",
+        content={"nl": {"title": "Nu gesloten", "body": "Kom terug tijdens de openingsuren"}},
+        targets=Targets(everything=True),
+        starts=datetime(2026, 11, 1, tzinfo=UTC),
+        recurrence=parse_every("elke dag van 7.00 tot 20.00", 2026),
+        building="closed",
+    )
+
+    def local(day: date) -> list[tuple[str, str]]:
+        begin = datetime.combine(day, time(0), tzinfo=TZ)
+        found = windows_of(closed_sign, TZ, begin, begin + timedelta(days=1), hours)
+        return [(f"{a.astimezone(TZ):%H:%M}", f"{b.astimezone(TZ):%H:%M}") for a, b in found]
+
+    tuesday = date(2026, 11, 24)  # open 8.30-12.00
+    assert local(tuesday) == [("07:00", "08:30"), ("12:00", "20:00")]
+    assert local(date(2026, 11, 11)) == [("07:00", "20:00")], "Armistice Day: closed all day"
+    assert local(date(2026, 12, 24)) == [("07:00", "20:00")], "a closing day in robot.toml"
+    while_open = closed_sign.model_copy(update={"building": "open"})
+    begin = datetime.combine(tuesday, time(0), tzinfo=TZ)
+    (window,) = windows_of(while_open, TZ, begin, begin + timedelta(days=1), hours)
+    assert [f"{w.astimezone(TZ):%H:%M}" for w in window] == ["08:30", "12:00"]

@@ -222,13 +222,16 @@ async def test_a_monthly_first_tuesday_message_round_trips_in_english(
         await page.select_option("select[name=month_day]", "TU")
         await page.fill("input[name=window_start_0]", "09:00")
         await page.fill("input[name=window_end_0]", "11:00")
+        await page.select_option("select[name=building]", "open")
         await _save(page)
         said = "every first Tuesday of the month from 9.00 to 11.00"
         await expect(page.locator("tr[data-message=zitdag]")).to_contain_text(said)
         saved = site.services.store.get("zitdag")
         assert saved is not None and saved.recurrence is not None
         assert saved.recurrence.rrule == "FREQ=MONTHLY;BYDAY=1TU"
+        assert saved.building == "open", "only while the building is open"
         await page.click("tr[data-message=zitdag] a")
+        await expect(page.locator("select[name=building]")).to_have_value("open")
         await expect(page.locator("select[name=month_day]")).to_have_value("TU")
         await expect(page.locator("select[name=ordinal]")).to_have_value("1")
         await _save(page)

@@ -36,7 +36,7 @@ from beacons.content import Language, LocalizedContent
 from beacons.frames import FrameError, encode_eddystone_url
 from clock import Clock
 from onthaal.config import Config
-from onthaal.dialogue_setup import build_engine, load_tablet_pages
+from onthaal.dialogue_setup import build_engine, load_tablet_pages, opening_calendar
 from onthaal.scheduler_stack import devices as config_devices
 from onthaal.scheduler_stack import url_beacons
 from onthaal.web.chat import chat_router, load_chat_texts
@@ -67,7 +67,7 @@ from scheduler.model import (
 )
 from scheduler.parse import InputError, first_error, quoted, recurrence_of, site_time
 from scheduler.recurrence import WEEKDAYS, Pattern, RecurrenceError, describe, pattern_of
-from scheduler.resolve import Device, Showing
+from scheduler.resolve import Device, Showing, windows_of
 from scheduler.screen import columns, warnings
 from scheduler.store import Store, StoreError
 from scheduler.validate import problems
@@ -107,6 +107,9 @@ class MessageIn(BaseModel):
     recurrence: Recurrence | None = None
     priority: int = Field(default=50, ge=0, le=100)
     kind: Kind = Kind.INFO
+    building: Literal["any", "open", "closed"] = Field(
+        default="any", description="Only while the building is open, or only while closed."
+    )
 
 
 class EmergencyIn(BaseModel):
@@ -223,6 +226,7 @@ def create_app(services: WebServices) -> FastAPI:
     metrics_text = Metrics(services.store, services.core.snapshot)
     templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
     words = _ui_words(services.config_path)
+    hours = opening_calendar(config)  # the building's: for messages tied to it
     # The chat may use the semantic stage; serve() prepares it, off the loop.
     engine = build_engine(
         config, services.config_path, services.clock, semantic=config.chat.enabled
@@ -308,6 +312,7 @@ def create_app(services: WebServices) -> FastAPI:
                 recurrence=recurrence,
                 priority=data.priority,
                 kind=data.kind,
+                building=data.building,
             )
         except ValidationError as exc:
             raise _unprocessable(
@@ -546,7 +551,7 @@ def create_app(services: WebServices) -> FastAPI:
             begin = datetime.combine(day, datetime.min.time(), tzinfo=tz)
             end = begin + timedelta(days=1)
             windows = []
-            for opens, closes in message.occurrences(tz, begin, end)[:WEEK_WINDOWS]:
+            for opens, closes in windows_of(message, tz, begin, end, hours)[:WEEK_WINDOWS]:
                 at = max(opens, begin)
                 try:
                     showing = await services.core.preview(at)
@@ -571,7 +576,7 @@ def create_app(services: WebServices) -> FastAPI:
             skipped = (
                 message.recurrence is not None
                 and day in message.recurrence.exdates
-                and bool(unskipped.occurrences(tz, begin, end))
+                and bool(windows_of(unskipped, tz, begin, end, hours))
             )
             days.append({"date": day.isoformat(), "windows": windows, "skipped": skipped})
         return {"message": message.id, "devices": targeted, "days": days}
@@ -1348,6 +1353,7 @@ def _form_from(message: Message, tz: ZoneInfo, language: str) -> dict[str, Any]:
         "id": message.id,
         "title": message.title,
         "priority": message.priority,
+        "building": message.building,
         "starts": message.starts.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
         "ends": message.ends.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if message.ends else "",
         "targets": [f"display:{d}" for d in message.targets.displays]
@@ -1507,6 +1513,7 @@ def _message_in(form: dict[str, Any], languages: Sequence[str], device_ids: set[
                 "every": str(form.get("every", "")).strip() or None,
                 "recurrence": _recurrence_from_form(form),
                 "priority": str(form.get("priority", "")).strip() or 50,
+                "building": str(form.get("building", "any")) or "any",
             }
         )
     except ValidationError as exc:
