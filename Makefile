@@ -37,8 +37,10 @@ format: $(STAMP)
 deps:  ## system programs the tests talk to (mosquitto, chromium): apt-get, or what to run
 	@sh scripts/deps
 
-test: deps lint  ## lint, then the test suite
-	$(BIN)/python -m pytest $(ARGS)
+WORKERS ?= 2
+
+test: deps lint  ## lint, then the test suite (on WORKERS processes; WORKERS=0: in this one)
+	$(BIN)/python -m pytest -n $(WORKERS) $(ARGS)
 
 bench: $(STAMP)  ## benchmarks -> bench/results/*.json and docs/benchmarks.md
 	$(BIN)/python -m bench $(ARGS)

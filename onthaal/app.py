@@ -68,6 +68,7 @@ from robot.staff import HandoverRequest, StaffNotifier
 from robot.stats import Tee
 from scheduler.dispatch import Dispatcher
 from scheduler.store import DatabaseUnusable
+from scheduler.templates import TemplatesError, load_templates
 
 log = logging.getLogger("onthaal.app")
 
@@ -568,6 +569,10 @@ def build_system(config: Config, mode: Mode, clock: Clock, journal: Journal) -> 
     web_up = asyncio.Event()
     robot = reception_children(config, mode, clock, journal, tablet_token, web_up)
     load_tablet_pages(config, mode.config_path, robot.reception.situation.dialogue.kb)
+    load_templates(  # the web app loads them again; a bad file stops the start here
+        mode.config_path.parent / config.scheduler.emergency_templates,
+        tuple(config.site.languages),
+    )
     signage = signage_children(config, mode, clock, journal, robot.staff)
     ble = ble_children(config, mode, clock, journal)
     scheduler_parts, dispatcher = scheduler_children(
@@ -613,7 +618,7 @@ async def _serve_locked(config: Config, mode: Mode) -> int:
     journal = _journal(config, clock)
     try:
         system = build_system(config, mode, clock, journal)
-    except (KnowledgeBaseError, TextsError, TabletContentError) as exc:
+    except (KnowledgeBaseError, TextsError, TabletContentError, TemplatesError) as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2

@@ -605,6 +605,10 @@ class SchedulerConfig(Section):
     rotate_every: float = Field(
         default=60.0, gt=0, description="Seconds per turn when ties = 'rotate'."
     )
+    emergency_templates: str = Field(
+        default="content/emergency/templates.toml",
+        description="Emergency notices ready to raise, per language (relative to the config).",
+    )
     emergency_url: str = Field(
         default="",
         description="The link 'url' beacons advertise during an emergency that has no link "

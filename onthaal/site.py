@@ -23,6 +23,7 @@ from onthaal.web.chat import ChatTextsError, load_chat_texts
 from onthaal.web.tablet_content import TabletContentError
 from robot.reception import TextsError, load_texts
 from scheduler.store import DatabaseUnusable, check_database_file
+from scheduler.templates import TemplatesError, load_templates
 
 
 class SiteError(Exception):
@@ -101,6 +102,10 @@ def check_site(config: Config, config_path: Path) -> list[str]:
         except SemanticUnavailable as exc:
             problems.append(f"[dialogue] semantic: {config.dialogue.semantic!r} {exc}")
     try:
+        load_templates(base / config.scheduler.emergency_templates, tuple(config.site.languages))
+    except TemplatesError as exc:
+        problems.extend(f"[scheduler] emergency_templates: {p}" for p in exc.problems)
+    try:
         load_texts(base / config.behaviours.texts, tuple(config.site.languages))
     except TextsError as exc:
         problems.extend(f"[behaviours] texts: {p}" for p in exc.problems)
@@ -142,6 +147,7 @@ def _content_paths(config: Config) -> list[tuple[str, str]]:
         ("texts", config.behaviours.texts),
         ("tablet_pages", config.behaviours.tablet_pages),  # with its folder (pictures)
         *([("texts", config.chat.texts)] if config.chat.enabled else []),
+        ("emergency_templates", config.scheduler.emergency_templates),
     ]
 
 

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from beacons.content import Language, LocalizedContent, check_text
+from beacons.content import TITLE_MAX, Language, LocalizedContent, check_text
 
 MAX_OCCURRENCE_SEARCH = timedelta(days=366 * 2)
 
@@ -205,6 +205,11 @@ class Message(BaseModel):
     recurrence: Recurrence | None = None
     priority: int = Field(default=50, ge=0, le=100)
     kind: Kind = Kind.INFO
+    drill: bool = Field(
+        default=False,
+        description="An exercise (emergencies): its titles say so on every screen, beacon "
+        "and from the robot, and the audit trail keeps it apart.",
+    )
     building: Literal["any", "open", "closed"] = Field(
         default="any",
         description="Shown only while the building is open, or only while it is closed "
@@ -288,24 +293,48 @@ def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
     return aware.astimezone(UTC)
 
 
+#: How a drill's title begins, per language ("OEFENING: Evacuatie").
+DRILL_WORD = {"nl": "OEFENING", "fr": "EXERCICE", "en": "DRILL", "de": "ÜBUNG"}
+
+
 def emergency_notice(
     content: dict[Language, LocalizedContent],
     targets: Targets,
     now: datetime,
     tz: ZoneInfo,
     message_id: str | None = None,
+    *,
+    drill: bool = False,
+    lasts: timedelta | None = None,
 ) -> Message:
-    """An emergency notice from ``now`` until stopped; its id says when it began."""
+    """An emergency notice from ``now`` until stopped (or for ``lasts``); its id says
+    when it began. A ``drill`` says so in every title, in every language."""
+    if drill:
+        content = {
+            language: item.model_copy(
+                update={"title": check_text(f"{DRILL_WORD.get(language, 'DRILL')}: {item.title}")}
+            )
+            for language, item in content.items()
+        }
+        too_long = [lang for lang, item in content.items() if len(item.title) > TITLE_MAX]
+        if too_long:
+            raise ValueError(
+                f"content.{too_long[0]}.title: with the drill mark it is longer than "
+                f"{TITLE_MAX} characters"
+            )
+    kind = "drill" if drill else "emergency"
     return Message(
         # The second it began, and a random part: two raised in one second (two zones,
         # two admins) are two notices, not a conflict.
-        id=message_id or f"emergency-{now.astimezone(tz):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}",
+        id=message_id or f"{kind}-{now.astimezone(tz):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}",
         title=next(iter(content.values())).title,
         content=content,
         targets=targets,
         starts=now,
+        ends=now + lasts if lasts is not None else None,
         priority=100,
         kind=Kind.EMERGENCY,
+        drill=drill,
     )
 
 

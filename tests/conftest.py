@@ -29,6 +29,46 @@ T0 = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def _ports_of_this_worker() -> None:
+    """Under pytest-xdist, each worker takes free ports from a range of its own.
+
+    ``free_port`` asks the kernel for any free port: two workers asking at once may be
+    handed the same one, and the second server to bind it fails ("port in use"). Ranges
+    below the kernel's ephemeral range (32768+) also keep clear of outgoing connections.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    import socket
+
+    import hw_sim.brokers
+
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    span = (32000 - 12000) // count
+    low = 12000 + int(worker[2:]) % count * span
+    given: set[int] = set()
+    chooser = random.Random(os.getpid())
+
+    def free_port() -> int:
+        for _ in range(500):
+            port = chooser.randrange(low, low + span)
+            if port in given:
+                continue
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            given.add(port)
+            return port
+        raise RuntimeError(f"no free port in {low}-{low + span} for {worker}")
+
+    hw_sim.brokers.free_port = free_port  # type: ignore[assignment]
+
+
+_ports_of_this_worker()
+
+
 @pytest.fixture
 async def clock() -> AsyncIterator[VirtualClock]:
     """A virtual clock running as fast as possible, starting at :data:`T0`."""
@@ -46,9 +86,13 @@ _exit_status = 0
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Remember the outcome for :func:`pytest_unconfigure`."""
+    """Remember the outcome for :func:`pytest_unconfigure`; under pytest-xdist, a worker
+    also hands its loop holds to the controller for the summary."""
     global _exit_status
     _exit_status = int(exitstatus)
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["loop_holds"] = dict(_loop_holds)
 
 
 @pytest.hookimpl(trylast=True)
@@ -103,6 +147,12 @@ async def _watch_the_loop(request: pytest.FixtureRequest) -> AsyncIterator[None]
             await task
         if watch.worst > LOOP_REPORT:
             _loop_holds[request.node.nodeid] = watch.worst
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller gathers each worker's loop holds for the summary."""
+    _loop_holds.update(getattr(node, "workeroutput", {}).get("loop_holds", {}))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

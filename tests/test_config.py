@@ -42,6 +42,8 @@ def test_check_config_prints_ok_for_a_valid_file(
         + f'\n[behaviours]\ntexts = "{REPO / "content" / "behaviours.toml"}"\n'
         + f'tablet_pages = "{REPO / "content" / "tablet" / "tablet.toml"}"\n'
         + f'\n[chat]\ntexts = "{REPO / "content" / "chat" / "chat.toml"}"\n'
+        + "\n[scheduler]\n"
+        + f'emergency_templates = "{REPO / "content" / "emergency" / "templates.toml"}"\n'
     )
     assert main(["check-config", str(path)]) == 0
     assert capsys.readouterr().out == "ok\n"

@@ -17,7 +17,7 @@ import threading
 import tomllib
 import unicodedata
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -70,6 +70,7 @@ from scheduler.recurrence import WEEKDAYS, Pattern, RecurrenceError, describe, p
 from scheduler.resolve import Device, Showing, windows_of
 from scheduler.screen import columns, warnings
 from scheduler.store import Store, StoreError
+from scheduler.templates import Template, load_templates
 from scheduler.validate import problems
 
 HERE = Path(__file__).resolve().parent
@@ -113,12 +114,19 @@ class MessageIn(BaseModel):
 
 
 class EmergencyIn(BaseModel):
-    """An emergency notice."""
+    """An emergency notice: its words, or a template's (``GET /emergency-templates``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    content: dict[Language, LocalizedContent] = Field(min_length=1)
+    content: dict[Language, LocalizedContent] = Field(default_factory=dict)
+    template: str | None = Field(
+        default=None, max_length=64, description="A template's words, under any given here."
+    )
     targets: Targets = Field(default_factory=lambda: Targets(everything=True))
+    drill: bool = Field(default=False, description="An exercise: marked as one everywhere.")
+    minutes: int | None = Field(
+        default=None, ge=1, le=24 * 60, description="Ends by itself after this many minutes."
+    )
 
 
 class UserIn(BaseModel):
@@ -227,6 +235,10 @@ def create_app(services: WebServices) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on for .html
     words = _ui_words(services.config_path)
     hours = opening_calendar(config)  # the building's: for messages tied to it
+    notice_templates = load_templates(
+        services.config_path.parent / config.scheduler.emergency_templates,
+        tuple(config.site.languages),
+    )
     # The chat may use the semantic stage; serve() prepares it, off the loop.
     engine = build_engine(
         config, services.config_path, services.clock, semantic=config.chat.enabled
@@ -612,7 +624,18 @@ def create_app(services: WebServices) -> FastAPI:
     @app.post("/api/v1/emergency", status_code=status.HTTP_201_CREATED)
     async def emergency_start(user: ApiUser, data: EmergencyIn) -> dict[str, Any]:
         require_role(user, "desk")
-        return _message_json(_start_emergency(services, data, user), tz)
+        return _message_json(_start_emergency(services, data, user, notice_templates), tz)
+
+    @app.get("/api/v1/emergency-templates")
+    async def emergency_templates(user: ApiUser) -> dict[str, Any]:
+        """The notices ready to raise, with their words per language."""
+        return {
+            t.id: {
+                "label": t.label,
+                "content": {k: v.model_dump(mode="json") for k, v in t.content.items()},
+            }
+            for t in notice_templates.values()
+        }
 
     @app.delete("/api/v1/emergency")
     async def emergency_stop(user: ApiUser) -> dict[str, Any]:
@@ -1023,6 +1046,13 @@ def create_app(services: WebServices) -> FastAPI:
             languages=config.site.languages,
             groups=sorted({d.group for d in devices}),
             may_raise=user.has("desk"),
+            templates={
+                t.id: {
+                    "label": t.label.get(user.language) or t.id,
+                    "content": {k: [v.title, v.body] for k, v in t.content.items()},
+                }
+                for t in notice_templates.values()
+            },
             errors=list(errors),
             form=form or {},
         )
@@ -1052,8 +1082,13 @@ def create_app(services: WebServices) -> FastAPI:
             if str(form.get(f"title_{lang}", "")).strip()
         }
         problems_found = []
-        if not content:
+        template = str(form.get("template", "")) or None
+        if not content and template is None:
             problems_found.append(words["write_notice"])
+        minutes_text = str(form.get("minutes", "")).strip()
+        minutes = int(minutes_text) if minutes_text.isdigit() else None
+        if minutes_text and (minutes is None or not 1 <= minutes <= 24 * 60):
+            problems_found.append(words["minutes_range"])
         if form.get("confirm") != "yes":
             problems_found.append(words["tick_confirm"])
         if problems_found:
@@ -1063,8 +1098,15 @@ def create_app(services: WebServices) -> FastAPI:
             if "everything" in where or not where
             else Targets(groups=[w.removeprefix("group:") for w in where if w.startswith("group:")])
         )
+        asked = EmergencyIn(
+            content=content,
+            template=template,
+            targets=targets,
+            drill=form.get("drill") == "yes",
+            minutes=minutes,
+        )
         try:
-            _start_emergency(services, EmergencyIn(content=content, targets=targets), user)
+            _start_emergency(services, asked, user, notice_templates)
         except HTTPException as exc:
             detail = exc.detail if isinstance(exc.detail, list) else [str(exc.detail)]
             return emergency_view(request, user, [str(d) for d in detail], typed)
@@ -1292,10 +1334,28 @@ class _PageCache:
         return built
 
 
-def _start_emergency(services: WebServices, data: EmergencyIn, user: User) -> Message:
+def _start_emergency(
+    services: WebServices,
+    data: EmergencyIn,
+    user: User,
+    templates: Mapping[str, Template] | None = None,
+) -> Message:
     now = services.clock.now()
     tz = ZoneInfo(services.config.site.timezone)
-    message = emergency_notice(data.content, data.targets, now, tz)
+    content = dict(data.content)
+    if data.template is not None:
+        template = (templates or {}).get(data.template)
+        if template is None:
+            raise _unprocessable([f"template: no template {quoted(data.template)}"])
+        # The template's words where the desk wrote none (a missing language stays filled).
+        content = {**template.content, **content}  # type: ignore[dict-item]
+    if not content:
+        raise _unprocessable(["content: write the notice, or choose a template"])
+    lasts = timedelta(minutes=data.minutes) if data.minutes else None
+    try:
+        message = emergency_notice(content, data.targets, now, tz, drill=data.drill, lasts=lasts)
+    except ValueError as exc:
+        raise _unprocessable([str(exc)]) from None
     config = services.config
     found = problems(message, config_devices(config), url_beacons(config), tz)
     if found:
