@@ -525,15 +525,18 @@ def create_app(services: WebServices) -> FastAPI:
         await off_loop(lambda store: store.delete(message_id, user.name, now))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @app.get("/api/v1/preview")
-    async def preview(user: ApiUser, at: datetime) -> dict[str, Any]:
-        moment = _query_time("at", at, tz)
+    async def shown_at(moment: datetime) -> Mapping[str, Showing]:
+        """What every device shows at ``moment``, from the core; 503 while it is away."""
         try:
-            showing = await services.core.preview(moment)
+            return await services.core.preview(moment)
         except CoreUnavailable as exc:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}
             ) from None
+
+    @app.get("/api/v1/preview")
+    async def preview(user: ApiUser, at: datetime) -> dict[str, Any]:
+        showing = await shown_at(_query_time("at", at, tz))
         return {
             device: {"content_id": s.content_id, "title": s.message.title if s.message else None}
             for device, s in showing.items()
@@ -564,13 +567,7 @@ def create_app(services: WebServices) -> FastAPI:
             end = begin + timedelta(days=1)
             windows = []
             for opens, closes in windows_of(message, tz, begin, end, hours)[:WEEK_WINDOWS]:
-                at = max(opens, begin)
-                try:
-                    showing = await services.core.preview(at)
-                except CoreUnavailable as exc:
-                    raise HTTPException(
-                        status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}
-                    ) from None
+                showing = await shown_at(max(opens, begin))
                 hidden = {
                     device: {"title": s.message.title, "priority": s.message.priority}
                     for device in targeted
