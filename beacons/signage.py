@@ -42,6 +42,7 @@ MAX_DISPLAY_MESSAGE = 4096  # bytes of an ack or state Onthaal reads; more is re
 
 NOTICE_BACKLOG = 1000
 PUBLISH_CONCURRENCY = 64
+OFFLINE_WITHIN = 1.0  # real seconds a stop waits to tell players Onthaal is going
 
 
 class SignageError(Exception):
@@ -261,9 +262,16 @@ class Signage:
                 finally:
                     self._link = None
                     self._cancel_timers()
+                    await self._say_offline(client)
                     await close_client(client)
         finally:
             self._problem = "stopped"
+
+    async def _say_offline(self, client: aiomqtt.Client) -> None:
+        """On a stop, say ``offline`` (a will is only sent when the link breaks)."""
+        with contextlib.suppress(aiomqtt.MqttError, asyncio.TimeoutError):
+            async with asyncio.timeout(OFFLINE_WITHIN):  # clock-ok: a real socket's bound
+                await client.publish(self._topics.availability(), b"offline", qos=1, retain=True)
 
     async def _connect(self) -> aiomqtt.Client:
         async for attempt in AsyncRetrying(
@@ -273,7 +281,9 @@ class Signage:
             before_sleep=self._note_failure,
         ):
             with attempt:
-                client = self._broker.client(self._client_id, clean_session=True)
+                # Players learn that Onthaal is away from its last will (retained).
+                will = aiomqtt.Will(self._topics.availability(), b"offline", qos=1, retain=True)
+                client = self._broker.client(self._client_id, clean_session=True, will=will)
                 await client.__aenter__()
                 return client
         raise AssertionError("unreachable: AsyncRetrying retries forever")
@@ -294,6 +304,7 @@ class Signage:
         link = _Link(client)
         await client.subscribe(f"{self._topics.signage}/+/ack", qos=1)
         await client.subscribe(f"{self._topics.signage}/+/state", qos=1)
+        await client.publish(self._topics.availability(), b"online", qos=1, retain=True)
         self._link = link
         self._problem = None
         log.info("MQTT link up", extra={"broker": f"{self._broker.host}:{self._broker.port}"})

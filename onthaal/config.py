@@ -509,6 +509,13 @@ class DisplayConfig(Section):
     default: dict[Language, LocalizedContent] = Field(
         min_length=1, description="What it shows when nothing is scheduled, per language."
     )
+    protocol: Literal[1, 2] = Field(
+        default=2,
+        description=(
+            "Signage protocol its player reads (docs/signage-protocol.md): 2 carries the"
+            " next 24 hours; 1 for players made before version 2."
+        ),
+    )
 
 
 class BeaconConfig(Section):

@@ -5,10 +5,10 @@ an account (a random password, generated once and kept 0600 in ``[mqtt] accounts
 so a real display keeps its credentials across restarts), and each may touch only its
 own topics:
 
-- ``onthaal`` publishes every display's ``content`` and ``staff/handover``, and
-  subscribes to every display's ``ack`` and ``state``;
+- ``onthaal`` publishes every display's ``content``, ``staff/handover`` and its own
+  ``availability``, and subscribes to every display's ``ack`` and ``state``;
 - ``display-<id>`` publishes its own ``ack`` and ``state`` and subscribes to its own
-  ``content``.
+  ``content`` and to Onthaal's ``availability``.
 
 So a display cannot read another's content or acknowledge for it, and nobody but
 Onthaal publishes content or hand-over requests. The passwords are random 32-byte
@@ -110,10 +110,10 @@ class MqttAccounts:
         """(publish ACL, subscribe ACL) per account, as amqtt's topic plugin reads them."""
         topics = Topics(site)
         shown = list(displays)
-        publish = {ONTHAAL: [topics.content("+"), topics.handover()]}
+        publish = {ONTHAAL: [topics.content("+"), topics.handover(), topics.availability()]}
         subscribe = {ONTHAAL: [topics.ack("+"), topics.state("+")]}
         for display in shown:
             name = display_account(display)
             publish[name] = [topics.ack(display), topics.state(display)]
-            subscribe[name] = [topics.content(display)]
+            subscribe[name] = [topics.content(display), topics.availability()]
         return publish, subscribe

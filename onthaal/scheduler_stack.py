@@ -23,7 +23,9 @@ def devices(config: Config) -> list[Device]:
 
 def defaults(config: Config) -> dict[str, DeviceDefaults]:
     """What each device shows when nothing is scheduled."""
-    found = {d.id: DeviceDefaults(content=dict(d.default)) for d in config.displays}
+    found = {
+        d.id: DeviceDefaults(content=dict(d.default), protocol=d.protocol) for d in config.displays
+    }
     for beacon in config.beacons:
         found[beacon.id] = DeviceDefaults(
             content=dict(beacon.default) or None,

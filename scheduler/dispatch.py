@@ -20,13 +20,14 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from beacons.content import Content, Language, LocalizedContent
-from beacons.signage_messages import ContentMessage
+from beacons.signage_messages import MAX_AHEAD, MAX_ITEMS, ContentMessage, DefaultItem, Item, Slot
 from beacons.tasks import cancel_all, run_together
 from clock import Clock
+from scheduler.ahead import Plan, Stretch, plan
 from scheduler.model import Kind, Message
 from scheduler.resolve import (
     BuildingHours,
@@ -36,8 +37,11 @@ from scheduler.resolve import (
     Timeline,
     resolve,
     rotation_boundary,
+    tied,
 )
 from scheduler.store import Store
+
+T = TypeVar("T")
 
 log = logging.getLogger("onthaal.scheduler")
 
@@ -84,6 +88,7 @@ class DeviceDefaults:
     content: dict[Language, LocalizedContent] | None = None  # displays and 'id' beacons
     url: str | None = None  # 'url' beacons
     beacon_mode: Literal["url", "id"] | None = None  # None for displays
+    protocol: Literal[1, 2] = 2  # displays: the signage protocol version their player reads
 
 
 @dataclass
@@ -246,11 +251,13 @@ class Dispatcher:
             timeline, self._devices, at, ties=self._ties, rotate_every=self._rotate_every
         )
 
-    async def _off_loop(self, work: Callable[..., Timeline], *args: Any) -> Timeline:
+    async def _off_loop(self, work: Callable[..., T], *args: Any, **options: Any) -> T:
         """Run ``work`` on the default executor (a simulated clock waits for it)."""
         if self._store.in_memory:
-            return work(*args)  # tests: one connection, used on its own thread only
-        return await asyncio.get_running_loop().run_in_executor(None, work, *args)
+            return work(*args, **options)  # tests: one connection, used on its thread only
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: work(*args, **options)
+        )
 
     def _build(self, start: datetime, end: datetime) -> Timeline:
         """Read every message and expand it from ``start`` to ``end`` (a worker thread)."""
@@ -280,7 +287,8 @@ class Dispatcher:
             self._resolved = showing
             self._note_emergencies(timeline, now)
             self._flush_records()
-            self._deliver(showing)
+            ahead = await self._plan(timeline, now) if self._displays is not None else None
+            self._deliver(showing, ahead)
             wake_at = timeline.next_change(now) or timeline.end
             if self._retry_at is not None:
                 wake_at = min(wake_at, self._retry_at)
@@ -303,10 +311,14 @@ class Dispatcher:
         return built
 
     def _tied(self, showing: Showing, timeline: Timeline, now: datetime) -> bool:
-        return (
-            self._ties == "rotate"
-            and showing.message is not None
-            and len([m for m in timeline.active(now) if m.priority == showing.message.priority]) > 1
+        return self._ties == "rotate" and tied(timeline, showing, now)
+
+    async def _plan(self, timeline: Timeline, now: datetime) -> Plan:
+        """What the displays show over the next hours (for their look-ahead and for the
+        end of what they show now), resolved off the loop: it resolves many instants."""
+        screens = [d for d in self._devices if d.kind == "display"]
+        return await self._off_loop(
+            plan, timeline, screens, now, ties=self._ties, rotate_every=self._rotate_every
         )
 
     async def _sleep_until(self, moment: datetime) -> None:
@@ -335,7 +347,7 @@ class Dispatcher:
         """None when every decision reached its devices' queues; else what is held up."""
         return self._problem
 
-    def _deliver(self, showing: Mapping[str, Showing]) -> None:
+    def _deliver(self, showing: Mapping[str, Showing], ahead: Plan | None = None) -> None:
         """Hand what changed to the displays and beacons.
 
         A display counts as given its content only once the signage driver has taken
@@ -344,21 +356,26 @@ class Dispatcher:
         :meth:`problem`, and the next round tries again after a back-off. Marking it
         first lost the content until a restart.
         """
-        changed = [s for s in showing.values() if self._showing.get(s.device) != s.content_id]
+        planned = ahead.stretches if ahead is not None else {}
+        keys = {
+            s.device: _delivery_key(s, planned.get(s.device), self._kinds[s.device])
+            for s in showing.values()
+        }
+        changed = [s for s in showing.values() if self._showing.get(s.device) != keys[s.device]]
         changed.sort(key=lambda s: not s.emergency)  # emergencies first
         displays: dict[str, tuple[Showing, ContentMessage]] = {}
         for item in changed:
             status = self._status[item.device]
             status.wanted, status.failed = item.content_id, None
             if self._kinds[item.device] == "display":
-                message = self._display_content(item)
+                message = self._display_content(item, planned.get(item.device), ahead)
                 if message is not None and self._displays is not None:
                     displays[item.device] = (item, message)
                     status.wanted = message.content_id
                     continue
             else:
                 self._deliver_to_beacon(item)
-            self._showing[item.device] = item.content_id
+            self._showing[item.device] = keys[item.device]
         if displays and self._displays is not None:
             log.info("content for %d display(s)", len(displays))
             try:
@@ -366,8 +383,8 @@ class Dispatcher:
             except (sqlite3.Error, OSError) as exc:
                 self._held_up(sorted(displays), exc)
                 return
-            for device, (item, _) in displays.items():
-                self._showing[device] = item.content_id
+            for device in displays:
+                self._showing[device] = keys[device]
         if self._retry_at is not None and not self._unrecorded:
             log.info("content is being taken again")
         if not self._unrecorded:
@@ -408,26 +425,63 @@ class Dispatcher:
                 return
             self._unrecorded.popleft()
 
-    def _display_content(self, item: Showing) -> ContentMessage | None:
+    def _display_content(
+        self, item: Showing, stretches: list[Stretch] | None, ahead: Plan | None
+    ) -> ContentMessage | None:
+        """The payload for a display: what it shows now, until when, and (protocol 2)
+        what comes next and its default, so it carries on while Onthaal is away."""
+        defaults = self._defaults.get(item.device, DeviceDefaults())
+        default = _default_item(defaults)
+        # What it shows now ends where the plan says it changes (a window closing, a
+        # higher priority starting), not at the end of the whole series.
+        now_ends = stretches[0].ends if stretches else None
         if item.message is not None:
             message = item.message
-            return ContentMessage(
+            current = ContentMessage(
+                schema=1,
                 content_id=message.content_id,
                 content=message.content,
-                valid_until=message.ends,
+                valid_until=now_ends if stretches else message.ends,
                 priority=message.priority,
                 emergency=item.emergency,
             )
-        default = self._defaults.get(item.device)
-        if default is None or not default.content:
+        elif default is not None:
+            current = ContentMessage(
+                schema=1, content_id=default.content_id, content=default.content
+            )
+        else:
             return None
-        # The id changes with the text, so an edited default reaches the screen.
-        digest = hashlib.sha256(
-            json.dumps(
-                {k: v.model_dump(mode="json") for k, v in default.content.items()}, sort_keys=True
-            ).encode()
-        ).hexdigest()[:8]
-        return ContentMessage(content_id=f"default.{digest}", content=default.content)
+        if defaults.protocol == 1 or stretches is None or ahead is None:
+            return current
+        slots: list[Slot] = []
+        items: dict[str, Item] = {}
+        until = ahead.until
+        for stretch in stretches[1:]:
+            shown = stretch.showing
+            if shown.message is None:
+                continue  # a gap in the plan: the default
+            new_item = shown.content_id not in items and shown.content_id != current.content_id
+            if len(slots) == MAX_AHEAD or (new_item and len(items) == MAX_ITEMS):
+                until = stretch.starts  # the payload stays bounded: the plan stops here
+                break
+            if new_item:
+                items[shown.content_id] = Item(
+                    content=shown.message.content,
+                    priority=shown.message.priority,
+                    emergency=shown.emergency,
+                )
+            slots.append(
+                Slot(starts=stretch.starts, ends=stretch.ends, content_id=shown.content_id)
+            )
+        return current.model_copy(
+            update={
+                "schema_version": 2,
+                "ahead": slots,
+                "items": items,
+                "default": default,
+                "planned_until": until,
+            }
+        )
 
     def _deliver_to_beacon(self, item: Showing) -> None:
         default = self._defaults.get(item.device, DeviceDefaults(beacon_mode="url"))
@@ -501,3 +555,29 @@ class Dispatcher:
         status.delivered = content_id
         status.delivered_at = self._clock.now()
         status.failed = None
+
+
+def _default_item(defaults: DeviceDefaults) -> DefaultItem | None:
+    """A display's default as content (its id changes with its text, so an edited
+    default reaches the screen)."""
+    if not defaults.content:
+        return None
+    digest = hashlib.sha256(
+        json.dumps(
+            {k: v.model_dump(mode="json") for k, v in defaults.content.items()}, sort_keys=True
+        ).encode()
+    ).hexdigest()[:8]
+    return DefaultItem(content_id=f"default.{digest}", content=defaults.content)
+
+
+def _delivery_key(showing: Showing, stretches: list[Stretch] | None, kind: str) -> str:
+    """What a device was last given, to tell whether it needs something new: its content,
+    and for a display also when that ends and what follows (its look-ahead)."""
+    if kind != "display" or not stretches:
+        return showing.content_id
+    plan = [
+        (s.starts.isoformat(), s.ends.isoformat() if s.ends else "", s.showing.content_id)
+        for s in stretches
+    ]
+    digest = hashlib.sha256(json.dumps([*plan[1:], plan[0][1:]]).encode()).hexdigest()[:12]
+    return f"{showing.content_id}#{digest}"

@@ -111,6 +111,7 @@ class Timeline:
         self.start = start
         self.end = end
         self._messages: list[Message] = []
+        self._index: dict[str, int] = {}
         self._starts: list[list[datetime]] = []
         self._ends: list[list[datetime]] = []
         boundaries: set[datetime] = set()
@@ -118,6 +119,7 @@ class Timeline:
             windows = windows_of(message, tz, start, end, hours)
             if not windows:
                 continue
+            self._index[message.id] = len(self._messages)
             self._messages.append(message)
             self._starts.append([w[0] for w in windows])
             self._ends.append([w[1] for w in windows])
@@ -138,6 +140,18 @@ class Timeline:
             if index >= 0 and at < ends[index]:
                 found.append(message)
         return found
+
+    def window_end(self, message: Message, at: datetime) -> datetime | None:
+        """When the window of ``message`` holding ``at`` closes; None: not within the
+        horizon (a message without an end, or one past it), or not active at ``at``."""
+        index = self._index.get(message.id)
+        if index is None:
+            return None
+        starts, ends = self._starts[index], self._ends[index]
+        found = bisect.bisect_right(starts, at) - 1
+        if found < 0 or at >= ends[found] or ends[found] >= self.end:
+            return None
+        return ends[found]
 
     def next_change(self, after: datetime) -> datetime | None:
         """The first instant after ``after`` at which a message starts or stops."""
@@ -179,6 +193,15 @@ def resolve(
         ]
         showing[device.id] = Showing(device.id, _pick(_best(candidates), ties, slot))
     return showing
+
+
+def tied(timeline: Timeline, showing: Showing, at: datetime) -> bool:
+    """Whether what ``showing`` shows shares its priority with another active message
+    (so, with ``ties = "rotate"``, they take turns)."""
+    message = showing.message
+    if message is None:
+        return False
+    return len([m for m in timeline.active(at) if m.priority == message.priority]) > 1
 
 
 def _best(messages: list[Message]) -> list[Message]:

@@ -5,6 +5,11 @@ Each :class:`SimulatedDisplay` connects to the broker with a last will (``offlin
 "renders" what it receives (records it in the journal as ``show``) and acknowledges the
 content id on ``.../ack``. Content it already shows is acknowledged again but not shown
 twice. It can be switched off and on, made to drop acks, or made slow.
+
+It is the reference player of signage protocol v2: it follows the payload's plan on its
+own clock (``showing_at``), so at the end of a window it switches to what comes next or
+to its default even while the broker or Onthaal is away (journal ``show`` with
+``by="plan"``); it reads only its own content topic and Onthaal's availability.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import aiomqtt
 from pydantic import ValidationError
 
 from beacons.signage import BrokerSettings, close_client
-from beacons.signage_messages import AckMessage, ContentMessage, Topics
+from beacons.signage_messages import AckMessage, ContentMessage, Topics, next_turn, showing_at
 from beacons.signing import Unsigned, Verifier
 from beacons.tasks import cancel_all, run_together
 from clock import Clock
@@ -52,13 +57,16 @@ class SimulatedDisplay:
         self._broker = broker
         self._clock = clock
         self._journal = journal
-        self.current: ContentMessage | None = None
+        self.current: ContentMessage | None = None  # the last payload taken
+        self.on_screen: str | None = None  # the content id it shows (None: nothing)
+        self.onthaal_online: bool | None = None  # what Onthaal's availability says
         self.shown: list[str] = []
         self.drop_acks = False
         self.slow = 0.0  # seconds (of the clock) between receiving content and showing it
         self._powered = asyncio.Event()
         self._powered.set()
         self._off = asyncio.Event()
+        self._replanned = asyncio.Event()
         self.connected = asyncio.Event()
 
     @property
@@ -78,6 +86,9 @@ class SimulatedDisplay:
 
     async def run(self) -> None:
         """Run the screen forever, reconnecting whenever the broker goes away."""
+        await run_together(self._stay_connected(), self._follow_plan())
+
+    async def _stay_connected(self) -> None:
         while True:
             await self._powered.wait()
             try:
@@ -95,6 +106,7 @@ class SimulatedDisplay:
         switched_off: asyncio.Task[bool] | None = None
         try:
             await client.subscribe(self._topics.content(self.display), qos=1)
+            await client.subscribe(self._topics.availability(), qos=1)
             await client.publish(self._topics.state(self.display), b"online", qos=1, retain=True)
             self.connected.set()
             self._journal.record(self.device, "online")
@@ -112,9 +124,52 @@ class SimulatedDisplay:
             await cancel_all([t for t in (receiver, switched_off) if t is not None])
             await close_client(client)
 
+    async def _follow_plan(self) -> None:
+        """Show what the last payload's plan says, at each of its turns, on its own."""
+        while True:
+            self._replanned.clear()
+            now = self._clock.now()
+            turn = next_turn(self.current, now) if self.current is not None else None
+            waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._replanned.wait())]
+            if turn is not None:
+                waits.append(asyncio.ensure_future(self._clock.sleep_until(turn)))
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await cancel_all(waits)
+            if self.current is not None and self._powered.is_set() and not self._replanned.is_set():
+                self._render(showing_at(self.current, self._clock.now()), by="plan")
+
+    def _render(self, content_id: str | None, by: str) -> None:
+        """Put ``content_id`` of the current payload on screen (once)."""
+        if content_id == self.on_screen or self.current is None:
+            return
+        self.on_screen = content_id
+        item = self.current.content_of(content_id) if content_id is not None else None
+        if content_id is None or item is None:
+            log.info("display %s shows nothing", self.display)
+            self._journal.record(self.device, "blank", by=by)
+            return
+        self.shown.append(content_id)
+        first = next(iter(item.content.values()))
+        log.info("display %s shows %r", self.display, first.title)
+        details = {"by": by} if by != "broker" else {}
+        self._journal.record(
+            self.device, "show", content_id=content_id, title=first.title, **details
+        )
+
     async def _receive(self, client: aiomqtt.Client) -> None:
+        own = self._topics.content(self.display)
         async for message in client.messages:
             payload = bytes(message.payload)
+            topic = str(message.topic)
+            if topic == self._topics.availability():
+                self.onthaal_online = payload == b"online"
+                self._journal.record(self.device, "onthaal", state=payload.decode(errors="replace"))
+                continue
+            if topic != own:  # never show what was meant for another screen
+                self._journal.record(self.device, "ignored", topic=topic)
+                continue
             try:
                 if self._verifier is not None:
                     self._verifier.verify(payload)
@@ -125,16 +180,12 @@ class SimulatedDisplay:
             except ValidationError as exc:
                 self._journal.record(self.device, "rejected", reason=str(exc.errors()[0]["msg"]))
                 continue
-            if self.current is None or content.content_id != self.current.content_id:
-                if self.slow:
-                    await self._clock.sleep(self.slow)
-                self.current = content
-                self.shown.append(content.content_id)
-                first = next(iter(content.content.values()))
-                log.info("display %s shows %r", self.display, first.title)
-                self._journal.record(
-                    self.device, "show", content_id=content.content_id, title=first.title
-                )
+            wanted = showing_at(content, self._clock.now())
+            if wanted != self.on_screen and self.slow:
+                await self._clock.sleep(self.slow)
+            self.current = content
+            self._replanned.set()  # its plan replaces the last one
+            self._render(showing_at(content, self._clock.now()), by="broker")
             if self.drop_acks:
                 continue
             ack = AckMessage(content_id=content.content_id, shown_at=self._clock.now())
