@@ -229,8 +229,12 @@ class Store:
         self._write(message, actor, at, "update", before, insert=False)
         return message
 
-    def delete(self, message_id: str, actor: str, at: datetime) -> None:
-        """Delete a message (kept in the audit trail), a damaged one too."""
+    def delete(self, message_id: str, actor: str, at: datetime, action: str = "delete") -> None:
+        """Delete a message (kept in the audit trail), a damaged one too.
+
+        ``action``: how the audit trail names it ("emergency-end" when the reception
+        desk ends an emergency: staff read "noodmelding beëindigd", not "deleted").
+        """
         try:
             before: Message | None = self.get(message_id)
         except StoreError:
@@ -240,7 +244,7 @@ class Store:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute("UPDATE messages SET deleted = 1 WHERE id = ?", (message_id,))
-            self._audit(message_id, actor, at, "delete", before, None)
+            self._audit(message_id, actor, at, action, before, None)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -287,7 +291,7 @@ class Store:
         """Delete every emergency notice; how many there were."""
         active = [m for m in self.messages() if m.kind is Kind.EMERGENCY]
         for message in active:
-            self.delete(message.id, actor, at)
+            self.delete(message.id, actor, at, ending(message))
         return len(active)
 
     def get(self, message_id: str) -> Message:
@@ -518,3 +522,10 @@ class Store:
             Delivery(d, c, at, bool(ok), attempts, error)
             for d, c, at, ok, attempts, error in self._db.execute(query + " ORDER BY seq", params)
         ]
+
+
+def ending(message: Message) -> str:
+    """The audit action for ending ``message`` early: an emergency's (or a drill's) end."""
+    if message.kind is Kind.EMERGENCY:
+        return "drill-end" if message.drill else "emergency-end"
+    return "delete"

@@ -120,7 +120,7 @@ async def test_the_reception_desk_raises_and_clears_an_emergency(
         await expect(screen.locator("body")).not_to_have_class("emergency")
         await shot(page, "desk-emergency-cleared")
         trail = [(e.actor, e.action) for e in site.services.store.audit()]
-        assert trail == [("desk", "create"), ("desk", "delete")]
+        assert trail == [("desk", "create"), ("desk", "emergency-end")]
 
 
 async def _save(page: Page) -> None:

@@ -34,7 +34,7 @@ from onthaal.web.users import User
 from scheduler.model import Kind, Message, Targets, emergency_notice
 from scheduler.parse import quoted
 from scheduler.resolve import Device
-from scheduler.store import StoreError
+from scheduler.store import StoreError, ending
 from scheduler.templates import Template
 from scheduler.validate import problems
 
@@ -269,7 +269,7 @@ def _stop_one_emergency(services: WebServices, message_id: str, user: User) -> N
     message = _get(services.store, message_id)
     if message.kind is not Kind.EMERGENCY:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{message_id!r} is not an emergency")
-    services.store.delete(message_id, user.name, services.clock.now())
+    services.store.delete(message_id, user.name, services.clock.now(), ending(message))
 
 
 def _emergency_panel(services: WebServices, message: Message) -> dict[str, Any]:
