@@ -110,6 +110,7 @@ class DisplayState:
 
     display: str
     online: bool = False
+    last_state: datetime | None = None  # when it last said online/offline (None: never)
     wanted: str | None = None
     acknowledged: str | None = None
     last_ack: datetime | None = None
@@ -426,6 +427,7 @@ class Signage:
         if text not in ("online", "offline"):
             raise ValueError(f"presence must be 'online' or 'offline', not {text[:40]!r}")
         was_online, state.online = state.online, text == "online"
+        state.last_state = self._clock.now()
         if state.online and not was_online:
             log.info("display %s online", state.display)
             if self._outbox.pending(state.display):

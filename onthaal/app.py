@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from beacons.alert_log import AlertLog
 from beacons.ble import BleBeacons
 from beacons.signage import Signage
 from clock import Clock, RealClock, VirtualClock
@@ -29,10 +30,12 @@ from hw_sim.mqtt_broker import EmbeddedBroker
 from hw_sim.mqtt_in_flight import MqttInFlight
 from hw_sim.pepper import PepperSettings, SimulatedPepper, libqi_available
 from hw_sim.signage import SimulatedDisplays
+from onthaal.alert_channels import channels_of
 from onthaal.backup import BackupError, site_lock
 from onthaal.ble_stack import beacon_specs, build_ble, simulated_field, simulated_specs
 from onthaal.config import Config, config_warnings
 from onthaal.dialogue_setup import load_tablet_pages
+from onthaal.fleet_stack import FleetSources, FleetWatch, alert_log_path, known_devices
 from onthaal.logs import logging_in_use
 from onthaal.loop_watch import LoopWatch
 from onthaal.reception_stack import Reception, build_reception, follow_emergencies
@@ -418,6 +421,37 @@ def scheduler_children(
     return [ChildSpec("scheduler", run, probe=dispatcher.problem)], dispatcher
 
 
+def fleet_children(
+    config: Config,
+    mode: Mode,
+    clock: Clock,
+    signage: Signage,
+    beacons: BleBeacons | None,
+    dispatcher: Dispatcher,
+    robot: RobotParts,
+) -> tuple[list[ChildSpec], FleetWatch]:
+    """The fleet watcher: every device's health, and alerts by e-mail and webhook."""
+    alerts = config.alerts
+    sources = FleetSources(
+        devices=known_devices(config),
+        displays=signage.states,
+        beacons=beacons.states if beacons is not None else dict,
+        status=dispatcher.status,
+        robot_present=True,
+        robot_connected=lambda: robot.robot.connected,
+        robot_last_seen=lambda: robot.robot.last_seen,
+        robot_battery=lambda: _percent(robot.robot.known_battery),
+    )
+    watch = FleetWatch(
+        config,
+        clock,
+        sources,
+        AlertLog(alert_log_path(config, mode.config_path), busy_timeout=LOOP_BUSY_TIMEOUT),
+        channels_of(alerts.email, alerts.webhook),
+    )
+    return [ChildSpec("fleet", watch.run)], watch
+
+
 class WebParts:
     """The staff web app and API: in a process of its own, or (in-memory data) in this one.
 
@@ -436,6 +470,7 @@ class WebParts:
         robot: RobotParts,
         tablet_token: str,
         ready: asyncio.Event,
+        fleet: FleetWatch | None = None,
     ) -> None:
         """Wire the web app to every part it shows or changes (``ready``: it listens)."""
         self._config = config
@@ -468,6 +503,7 @@ class WebParts:
                 tablet=robot.robot.tablet_input,
             ),
             reception=self.reception,
+            fleet=fleet.fleet if fleet is not None else tuple,
             sim=SimControls(
                 approach=lambda track, zone: sim.world.approach(track, zone),
                 leave=lambda track: sim.world.leave(track),
@@ -539,6 +575,7 @@ class System:
     ble: BleParts
     dispatcher: Dispatcher
     web: WebParts
+    fleet: FleetWatch
 
 
 def _percent(battery: BatteryState | None) -> int | None:
@@ -579,17 +616,30 @@ def build_system(config: Config, mode: Mode, clock: Clock, journal: Journal) -> 
         config, mode, clock, signage.signage, ble.driver, ble.ready
     )
     follow_emergencies(robot.reception, dispatcher, config.behaviours.zone)
+    fleet_parts, fleet = fleet_children(
+        config, mode, clock, signage.signage, ble.driver, dispatcher, robot
+    )
     web = WebParts(
-        config, mode, clock, dispatcher, signage.signage, ble.driver, robot, tablet_token, web_up
+        config,
+        mode,
+        clock,
+        dispatcher,
+        signage.signage,
+        ble.driver,
+        robot,
+        tablet_token,
+        web_up,
+        fleet,
     )
     children = [
         *signage.children,
         *ble.children,
         *scheduler_parts,
         *robot.children,
+        *fleet_parts,
         web.child(),
     ]
-    return System(children, robot, signage, ble, dispatcher, web)
+    return System(children, robot, signage, ble, dispatcher, web, fleet)
 
 
 def build_clock(config: Config, mode: Mode) -> tuple[Clock, VirtualClock | None]:

@@ -51,6 +51,7 @@ def site_files(config: Config, config_path: Path) -> list[SiteFile]:
         SiteFile("schedule.sqlite", "[scheduler] database", base / config.scheduler.database, True),
         SiteFile("users.sqlite", "[web] users", base / config.web.users, True),
         SiteFile("signage-outbox.sqlite", "[mqtt] outbox", base / config.mqtt.outbox, True),
+        SiteFile("alerts.sqlite", "[alerts] database", base / config.alerts.database, True),
         SiteFile("signing.key", "[mqtt] signing_key", base / config.mqtt.signing_key, False),
         SiteFile("mqtt-accounts.json", "[mqtt] accounts", base / config.mqtt.accounts, False),
     ]

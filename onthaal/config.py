@@ -634,6 +634,98 @@ class SchedulerConfig(Section):
         return value
 
 
+class FleetConfig(Section):
+    """When a device counts as stale, not showing what it should, or low on battery."""
+
+    beacon_stale_minutes: float = Field(
+        default=10, gt=0, le=10_080, description="A beacon not heard for longer is 'stale'."
+    )
+    confirm_minutes: float = Field(
+        default=5,
+        gt=0,
+        le=10_080,
+        description="A device that has not confirmed its content for longer shows 'wrong content'.",
+    )
+    low_battery_percent: int = Field(
+        default=20, ge=0, le=100, description="At or below: 'low battery' (TLM)."
+    )
+    check_seconds: float = Field(
+        default=30, gt=0, le=3600, description="Seconds between two looks at the fleet."
+    )
+
+
+class EmailConfig(Section):
+    """Alerts by e-mail (SMTP). Unset host: no e-mail."""
+
+    host: str = Field(default="", description="SMTP server; empty: no e-mail.")
+    port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="STARTTLS (587), TLS from the start (465), or none."
+    )
+    sender: str = Field(default="", description="From address, e.g. onthaal@aalter.be.")
+    to: list[str] = Field(default_factory=list, max_length=50, description="Recipients.")
+    username_env: str = Field(default="", description="Environment variable with the login.")
+    password_env: str = Field(default="", description="Environment variable with the password.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.host and (not self.sender or not self.to):
+            raise ValueError("an e-mail host needs a sender and at least one address in 'to'")
+        for address in [self.sender, *self.to]:
+            if address and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return self
+
+
+class WebhookConfig(Section):
+    """Alerts as signed JSON POSTs. Unset url: no webhook."""
+
+    url: str = Field(default="", description="Where to POST alerts (https, or http on loopback).")
+    secret_env: str = Field(
+        default="",
+        description="Environment variable holding the HMAC-SHA256 key that signs each body.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
+class AlertsConfig(Section):
+    """Who is told when a device goes down, comes back, runs low or shows the wrong thing."""
+
+    down_minutes: float = Field(
+        default=0,
+        ge=0,
+        le=10_080,
+        description="Alert once a device is down (stale/offline) this long.",
+    )
+    wrong_content_minutes: float = Field(
+        default=10, ge=0, le=10_080, description="... not showing what it should this long."
+    )
+    low_battery_minutes: float = Field(
+        default=60, ge=0, le=10_080, description="... on low battery this long."
+    )
+    quiet_hours: str = Field(
+        default="",
+        pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
+        description="HH:MM-HH:MM: alerts wait until it ends (those already over go to the digest).",
+    )
+    digest_at: str = Field(
+        default="08:00",
+        pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d$",
+        description="Daily e-mail summary at HH:MM; empty: none.",
+    )
+    database: str = Field(
+        default="var/alerts.sqlite", description="SQLite file of alerts sent and to send."
+    )
+    email: EmailConfig = Field(default_factory=EmailConfig, description="E-mail.")
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig, description="Webhook.")
+
+
 class ChatConfig(Section):
     """The website chatbot: ``/chat``, its widget for the municipality's site, the API."""
 
@@ -739,6 +831,8 @@ class Config(Section):
         default_factory=SchedulerConfig, description="Scheduled messages."
     )
     web: WebConfig = Field(default_factory=WebConfig, description="Web app and API.")
+    fleet: FleetConfig = Field(default_factory=FleetConfig, description="Device health.")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Health alerts.")
     chat: ChatConfig = Field(default_factory=ChatConfig, description="The website chatbot.")
 
     @field_validator("displays", "beacons")

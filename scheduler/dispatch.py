@@ -97,6 +97,7 @@ class DeviceStatus:
 
     device: str
     wanted: str | None = None
+    wanted_at: datetime | None = None  # since when it should show ``wanted``
     delivered: str | None = None
     delivered_at: datetime | None = None
     failed: str | None = None
@@ -366,15 +367,20 @@ class Dispatcher:
         displays: dict[str, tuple[Showing, ContentMessage]] = {}
         for item in changed:
             status = self._status[item.device]
+            before = status.wanted
             status.wanted, status.failed = item.content_id, None
             if self._kinds[item.device] == "display":
                 message = self._display_content(item, planned.get(item.device), ahead)
                 if message is not None and self._displays is not None:
                     displays[item.device] = (item, message)
                     status.wanted = message.content_id
+                    if status.wanted != before:
+                        status.wanted_at = self._clock.now()
                     continue
             else:
                 self._deliver_to_beacon(item)
+            if status.wanted != before:
+                status.wanted_at = self._clock.now()
             self._showing[item.device] = keys[item.device]
         if displays and self._displays is not None:
             log.info("content for %d display(s)", len(displays))

@@ -102,8 +102,9 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
         "unknown section",
         VALID + '\n[robots]\nbackend = "sim"\n',
         [
-            "robots: unknown key (allowed: beacons, behaviours, ble, chat, dialogue, displays, "
-            "logging, mqtt, opening_hours, privacy, robot, scheduler, sim, site, supervisor, web)"
+            "robots: unknown key (allowed: alerts, beacons, behaviours, ble, chat, dialogue, "
+            "displays, fleet, logging, mqtt, opening_hours, privacy, robot, scheduler, sim, "
+            "site, supervisor, web)"
         ],
     ),
     (

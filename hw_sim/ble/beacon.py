@@ -46,6 +46,10 @@ from hw_sim.journal import Journal
 _Writer = Callable[[Connection, bytes], Awaitable[None] | None]
 
 TLM_EVERY = 10  # one TLM frame after this many frames of the main content
+# Bumble's radio keeps real time; a simulated day runs faster. So that a scanner hears a
+# beacon in range as often in simulated time as it would in a building (and one out of
+# range goes quiet), it also advertises once every this many seconds of the clock.
+HEARD_EVERY = 20.0
 
 
 @dataclass
@@ -96,6 +100,7 @@ class SimulatedBeacon:
         self._rng = random.Random(seed)
         self._challenge = b""
         self._rotation: asyncio.Task[None] | None = None
+        self._pulse: asyncio.Task[None] | None = None
         self.controller = SimController(name, link=link)
         self.device = Device(
             name=name,
@@ -120,14 +125,16 @@ class SimulatedBeacon:
         await self.device.power_on()
         await self._advertise(self.frame)
         self._rotation = asyncio.create_task(self._interleave_telemetry())
+        self._pulse = asyncio.create_task(self._advertise_in_simulated_time())
 
     async def stop(self) -> None:
         """Power off."""
-        if self._rotation is not None:
-            # Bumble's HCI commands use asyncio.wait_for, which on Python 3.11 can swallow
-            # a single cancel(): cancel_all repeats it until the task has really ended.
-            await cancel_all([self._rotation])
-            self._rotation = None
+        for task in (self._rotation, self._pulse):
+            if task is not None:
+                # Bumble's HCI commands use asyncio.wait_for, which on Python 3.11 can
+                # swallow a single cancel(): cancel_all repeats it until it has ended.
+                await cancel_all([task])
+        self._rotation = self._pulse = None
         with contextlib.suppress(Exception):
             await self.device.stop_advertising()
         with contextlib.suppress(Exception):
@@ -190,6 +197,20 @@ class SimulatedBeacon:
         if advertising is not None and self.in_range:
             # Also while a central is connected: advertising resumes with this data.
             await advertising.set_advertising_data(self.advertising_data(frame))
+
+    async def _advertise_in_simulated_time(self) -> None:
+        """One advertisement every :data:`HEARD_EVERY` seconds of the clock, in range."""
+        controller = self.controller
+        while True:
+            await self._clock.sleep(HEARD_EVERY)
+            if not self.in_range:
+                continue
+            # Bumble advertises with extended commands (legacy PDUs) when it can.
+            for advertising_set in list(controller.advertising_sets.values()):
+                if advertising_set.enabled:
+                    advertising_set.send_extended_advertising_data()
+            if controller.le_legacy_advertiser.enabled:
+                controller.le_legacy_advertiser.send_advertising_data()
 
     async def _interleave_telemetry(self) -> None:
         """Every :data:`TLM_EVERY` frames, one TLM frame (real time: the radio's pace)."""

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from beacons.content import TITLE_MAX, check_text
+from beacons.fleet import State
 from onthaal.config import Config, ConfigError, read_text_file
 from scheduler.model import EARLIEST, LATEST
 from scheduler.parse import parse_targets
@@ -192,10 +193,19 @@ class Fault(Section):
 class Expectation(Section):
     """Something that must hold at the end (or at a time)."""
 
-    kind: Literal["greeted-within", "waited-within", "answered", "no-message-lost", "display-shows"]
+    kind: Literal[
+        "greeted-within",
+        "waited-within",
+        "answered",
+        "no-message-lost",
+        "display-shows",
+        "device-state",
+    ]
     ratio: float = Field(default=0.95, ge=0, le=1)
     seconds: float = Field(default=1.0, gt=0)
     display: str = ""
+    device: str = Field(default="", description="'device-state': a display, beacon or 'robot'.")
+    state: State | None = Field(default=None, description="'device-state': its health then.")
     at: ClockTime | None = None
     content: str = Field(default="", description="A message id, or 'default'.")
 
@@ -203,6 +213,8 @@ class Expectation(Section):
     def _complete(self) -> Self:
         if self.kind == "display-shows" and not (self.display and self.at and self.content):
             raise ValueError("'display-shows' needs display, at and content")
+        if self.kind == "device-state" and not (self.device and self.at and self.state):
+            raise ValueError("'device-state' needs device, at and state")
         return self
 
     @property
@@ -219,6 +231,8 @@ class Expectation(Section):
             return f"at least {self.ratio:.0%} of in-scope questions answered"
         if self.kind == "no-message-lost":
             return "no message lost: every display shows what it should"
+        if self.kind == "device-state":
+            return f"{self.device} is {self.state} at {self.at}"
         return f"{self.display} shows {self.content!r} at {self.at}"
 
 

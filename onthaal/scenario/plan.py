@@ -123,7 +123,7 @@ def make_plan(scenario: Scenario, kb: KnowledgeBase, tz: ZoneInfo, seed: int) ->
         add(local(day, fault.at), "fault", fault=fault)
         add(local(day, fault.at) + timedelta(seconds=fault.duration), "recover", fault=fault)
     for expectation in scenario.expect:
-        if expectation.kind == "display-shows" and expectation.at is not None:
+        if expectation.kind in ("display-shows", "device-state") and expectation.at is not None:
             add(local(day, expectation.at), "check", check=expectation)
     steps.sort(key=lambda s: (s.at, s.order))
     return Plan(steps, opens, closes)

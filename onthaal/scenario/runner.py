@@ -207,6 +207,9 @@ class ScenarioRun:
                 ),
                 "mqtt": config.mqtt.model_copy(update={"outbox": str(state / "outbox.sqlite")}),
                 "web": config.web.model_copy(update={"users": str(state / "users.sqlite")}),
+                "alerts": config.alerts.model_copy(
+                    update={"database": str(state / "alerts.sqlite")}
+                ),
                 "privacy": config.privacy.model_copy(update={"statistics": False}),
             }
         )
@@ -723,6 +726,14 @@ class ScenarioRun:
             await self._advance(clock, 1.0)
 
     def _check(self, system: System, expectation: Expectation, at: datetime) -> None:
+        if expectation.kind == "device-state":
+            health = {h.device: h for h in system.fleet.fleet()}.get(expectation.device)
+            state = health.state if health is not None else "-"
+            self.result.checks.append(
+                {"name": expectation.name, "shown": state, "held": state == expectation.state}
+            )
+            self._log(at, "check", device=expectation.device, state=state)
+            return
         shown = self._shows(system).get(expectation.display, "-")
         held = shown == expectation.content
         self.result.checks.append({"name": expectation.name, "shown": shown, "held": held})
@@ -805,7 +816,13 @@ def _local(moment: str | datetime, tz: ZoneInfo) -> str:
     return parsed.astimezone(tz).isoformat()
 
 
-_STATE_FILES = ("schedule.sqlite", "outbox.sqlite", "users.sqlite", "sim-login.txt")
+_STATE_FILES = (
+    "schedule.sqlite",
+    "outbox.sqlite",
+    "users.sqlite",
+    "alerts.sqlite",
+    "sim-login.txt",
+)
 
 
 def _empty_state(folder: Path) -> None:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from beacons.ble import BeaconState
+from beacons.fleet import Health
 from beacons.signage import DisplayState
 from clock import Clock
 from onthaal.supervisor import ChildHealth
@@ -90,6 +91,7 @@ class CoreSnapshot:
     beacons: Mapping[str, BeaconState] = field(default_factory=dict)
     beacon_feed: tuple[dict[str, Any], ...] = ()
     reception: ReceptionCounts = field(default_factory=ReceptionCounts)
+    fleet: tuple[Health, ...] = ()  # every device's health (the fleet watcher's last look)
 
 
 @dataclass
@@ -176,6 +178,7 @@ class LocalCore:
         ble: _Feed | None = None,
         robot: RobotLink | None = None,
         reception: ReceptionCounts | None = None,
+        fleet: Callable[[], tuple[Health, ...]] = tuple,
         sim: SimControls | None = None,
         wake: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
@@ -187,6 +190,7 @@ class LocalCore:
         self._ble = ble
         self._robot = robot or RobotLink()
         self.reception = reception or ReceptionCounts()
+        self._fleet = fleet
         self._sim = sim
         self._on_loop = wake or (lambda callback: callback())
 
@@ -216,6 +220,7 @@ class LocalCore:
             beacons=dict(self._ble.states()) if self._ble is not None else {},
             beacon_feed=tuple(self._ble.feed()) if self._ble is not None else (),
             reception=self.reception.copy(),
+            fleet=self._fleet(),
         )
 
     async def preview(self, at: datetime) -> dict[str, Showing]:
