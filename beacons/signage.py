@@ -175,6 +175,10 @@ class Signage:
         self._problem: str | None = "not connected yet"
         # Staff notices (hand-overs) wait here while the broker is away; oldest first.
         self._notices: deque[tuple[str, bytes]] = deque(maxlen=NOTICE_BACKLOG)
+        # Retained state Onthaal keeps on the broker (the fleet for Home Assistant): the
+        # newest per topic, published again after every connect.
+        self._retained: dict[str, bytes] = {}
+        self._retained_dirty: set[str] = set()
         self._notice_ready = asyncio.Event()
         for item in outbox.last_acked().values():
             if item.display in self._states:
@@ -242,6 +246,15 @@ class Signage:
         if len(self._notices) == self._notices.maxlen:
             log.warning("hand-over backlog full; dropping the oldest notice")
         self._notices.append((self._topics.handover(), payload))
+        self._notice_ready.set()
+
+    def retain(self, topic: str, payload: bytes) -> None:
+        """Keep ``payload`` retained on ``topic`` (under ``onthaal/<site>/`` or the Home
+        Assistant prefix); only the newest per topic is sent, again after a reconnect."""
+        if self._retained.get(topic) == payload:
+            return
+        self._retained[topic] = payload
+        self._retained_dirty.add(topic)
         self._notice_ready.set()
 
     def pending(self) -> dict[str, str]:
@@ -318,6 +331,8 @@ class Signage:
         )
 
     async def _publish_notices(self, link: _Link) -> None:
+        self._retained_dirty = set(self._retained)  # a new session: all of it again
+        self._notice_ready.set()
         while True:
             await self._notice_ready.wait()
             self._notice_ready.clear()
@@ -325,6 +340,13 @@ class Signage:
                 topic, payload = self._notices[0]
                 await link.client.publish(topic, payload, qos=1)
                 self._notices.popleft()
+            while self._retained_dirty:
+                topic = self._retained_dirty.pop()
+                try:
+                    await link.client.publish(topic, self._retained[topic], qos=1, retain=True)
+                except BaseException:
+                    self._retained_dirty.add(topic)  # sent again on the next session
+                    raise
 
     def _mark_dirty(self, displays: Iterable[str]) -> None:
         link = self._link

@@ -170,6 +170,10 @@ class Topics:
         """Where Onthaal says ``online`` / ``offline`` (retained, its last will)."""
         return f"{TOPIC_ROOT}/{self.site}/availability"
 
+    def fleet(self, device: str) -> str:
+        """Where a device's health is published (retained JSON; Home Assistant reads it)."""
+        return f"{TOPIC_ROOT}/{self.site}/fleet/{device}"
+
     def handover(self) -> str:
         """Where the robot asks staff for help."""
         return f"{TOPIC_ROOT}/{self.site}/staff/handover"

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from beacons.alert_log import AlertLog
 from beacons.ble import BleBeacons
+from beacons.fleet import Health
+from beacons.home_assistant import discovery, state_payload
 from beacons.signage import Signage
 from clock import Clock, RealClock, VirtualClock
 from dialogue.kb import KnowledgeBaseError
@@ -442,12 +444,24 @@ def fleet_children(
         robot_last_seen=lambda: robot.robot.last_seen,
         robot_battery=lambda: _percent(robot.robot.known_battery),
     )
+    on_change = None
+    if config.mqtt.home_assistant:
+        prefix, topics = config.mqtt.home_assistant_prefix, signage.topics
+
+        def on_change(fleet: tuple[Health, ...]) -> None:
+            """Every device's health, retained, and the discovery configs for it."""
+            for topic, payload in discovery(topics, prefix, fleet):
+                signage.retain(topic, payload)
+            for health in fleet:
+                signage.retain(topics.fleet(health.device), state_payload(health))
+
     watch = FleetWatch(
         config,
         clock,
         sources,
         AlertLog(alert_log_path(config, mode.config_path), busy_timeout=LOOP_BUSY_TIMEOUT),
         channels_of(alerts.email, alerts.webhook),
+        on_change=on_change,
     )
     return [ChildSpec("fleet", watch.run)], watch
 
@@ -480,6 +494,7 @@ class WebParts:
         self._mode = mode
         self._clock = clock
         self._supervisor: Supervisor | None = None
+        self._fleet = fleet
         self.store = dispatcher.store
         self.users = open_users(config, mode.config_path)
         self.reception = ReceptionCounts()
@@ -555,6 +570,7 @@ class WebParts:
             core=self.core,
             tablet_token=self._tablet_token,
             session_key=session_key(self._config, self._mode.config_path),
+            alerts=self._fleet.log if self._fleet is not None else None,
         )
         app = create_app(services)
 

@@ -472,6 +472,16 @@ class MqttConfig(Section):
     ack_timeout: float = Field(
         default=30.0, gt=0, description="Seconds before unacknowledged content is sent again."
     )
+    home_assistant: bool = Field(
+        default=False,
+        description="Publish every device's health with Home Assistant MQTT discovery "
+        "configs (and a read-only 'home-assistant' account on the embedded broker).",
+    )
+    home_assistant_prefix: str = Field(
+        default="homeassistant",
+        pattern=r"^[a-z0-9_-]{1,64}$",
+        description="Home Assistant's discovery prefix.",
+    )
 
     @field_validator("username_env", "password_env")
     @classmethod
@@ -611,6 +621,12 @@ class SchedulerConfig(Section):
     )
     rotate_every: float = Field(
         default=60.0, gt=0, description="Seconds per turn when ties = 'rotate'."
+    )
+    keep_deliveries_days: int = Field(
+        default=400,
+        ge=1,
+        le=3650,
+        description="Days proof of play (what each device confirmed) is kept.",
     )
     emergency_templates: str = Field(
         default="content/emergency/templates.toml",

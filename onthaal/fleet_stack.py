@@ -139,8 +139,14 @@ class FleetWatch:
         alert_log: AlertLog,
         channels: Sequence[Channel],
         words: FleetWords | None = None,
+        on_change: Callable[[tuple[Health, ...]], None] | None = None,
     ) -> None:
-        """Watch ``sources`` by ``config``'s rules; tell ``channels``; record in ``alert_log``."""
+        """Watch ``sources`` by ``config``'s rules; tell ``channels``; record in ``alert_log``.
+
+        ``on_change(fleet)``: called after a look that changed any device's health (the
+        fleet's state for Home Assistant).
+        """
+        self._on_change = on_change
         self._config = config
         self._clock = clock
         self._sources = sources
@@ -160,6 +166,11 @@ class FleetWatch:
 
     # -- for the dashboard ----------------------------------------------------------------
 
+    @property
+    def log(self) -> AlertLog:
+        """The alert log (the web app reads it when it runs in this process)."""
+        return self._log
+
     def fleet(self) -> tuple[Health, ...]:
         """Every device's health as of the last look (robot first, then as configured)."""
         return self._fleet
@@ -178,7 +189,9 @@ class FleetWatch:
     async def look(self) -> list[Alert]:
         """One look at the fleet: judge, alert, record, send what is due. The new alerts."""
         now = self._clock.now()
-        self._fleet = tuple(self._judge(now))
+        before, self._fleet = self._fleet, tuple(self._judge(now))
+        if self._on_change is not None and _changed(before, self._fleet):
+            self._on_change(self._fleet)
         raised = self._alerter.observe(self._fleet, now)
         for alert in raised:
             status: Status = "held" if self._alert_rules.quiet_at(now) else "pending"
@@ -421,6 +434,15 @@ def alert_payload(alert: Alert, site: str) -> dict[str, Any]:
         "since": alert.since.isoformat(),
         "reason": alert.reason,
     }
+
+
+def _changed(before: tuple[Health, ...], after: tuple[Health, ...]) -> bool:
+    """Whether any device's state, reason or battery differs (not just the clock)."""
+
+    def key(h: Health) -> tuple[object, ...]:
+        return (h.device, h.state, h.reason_key, h.reason_args, h.battery_percent)
+
+    return [key(h) for h in before] != [key(h) for h in after]
 
 
 def _duration(delta: timedelta) -> str:

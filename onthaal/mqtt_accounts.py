@@ -8,7 +8,9 @@ own topics:
 - ``onthaal`` publishes every display's ``content``, ``staff/handover`` and its own
   ``availability``, and subscribes to every display's ``ack`` and ``state``;
 - ``display-<id>`` publishes its own ``ack`` and ``state`` and subscribes to its own
-  ``content`` and to Onthaal's ``availability``.
+  ``content`` and to Onthaal's ``availability``;
+- with ``[mqtt] home_assistant``, ``onthaal`` also publishes ``fleet/<device>`` and the
+  discovery configs, and ``home-assistant`` may only read them (and ``availability``).
 
 So a display cannot read another's content or acknowledge for it, and nobody but
 Onthaal publishes content or hand-over requests. The passwords are random 32-byte
@@ -32,6 +34,7 @@ from hw_sim.broker_access import BrokerAccess
 from hw_sim.mosquitto_broker import private_file, write_access_files
 
 ONTHAAL = "onthaal"
+HOME_ASSISTANT = "home-assistant"  # read-only: the fleet's state and its discovery configs
 # Cheap on purpose (about a millisecond): the secrets are random, not people's passwords.
 _HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -46,10 +49,17 @@ class MqttAccounts:
     """Every account of the embedded broker, with its password."""
 
     passwords: dict[str, str]
+    home_assistant: str | None = None  # the discovery prefix, when Home Assistant reads
 
     @classmethod
-    def load_or_create(cls, path: Path, displays: Iterable[str]) -> MqttAccounts:
-        """Read ``path`` (0600), adding accounts for new displays; create it if missing."""
+    def load_or_create(
+        cls, path: Path, displays: Iterable[str], home_assistant: str | None = None
+    ) -> MqttAccounts:
+        """Read ``path`` (0600), adding accounts for new displays; create it if missing.
+
+        ``home_assistant``: the discovery prefix; then a read-only ``home-assistant``
+        account exists too.
+        """
         known: dict[str, str] = {}
         if path.exists():
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -59,6 +69,8 @@ class MqttAccounts:
                 raise ValueError(f"{path}: not an accounts file (name: password pairs)")
             known = data
         wanted = [ONTHAAL, *(display_account(d) for d in displays)]
+        if home_assistant is not None:
+            wanted.append(HOME_ASSISTANT)
         changed = not path.exists()
         for name in wanted:
             if name not in known:
@@ -70,7 +82,9 @@ class MqttAccounts:
             with os.fdopen(descriptor, "w", encoding="utf-8") as out:
                 json.dump(known, out, indent=1, sort_keys=True)
         path.chmod(0o600)
-        return cls(known)
+        if home_assistant is None:
+            known.pop(HOME_ASSISTANT, None)  # no longer reading: its account admits no one
+        return cls(known, home_assistant)
 
     def credentials(self, display: str) -> tuple[str, str]:
         """(user name, password) of a display."""
@@ -112,6 +126,11 @@ class MqttAccounts:
         shown = list(displays)
         publish = {ONTHAAL: [topics.content("+"), topics.handover(), topics.availability()]}
         subscribe = {ONTHAAL: [topics.ack("+"), topics.state("+")]}
+        if self.home_assistant is not None:
+            discovery = f"{self.home_assistant}/sensor/+/config"
+            publish[ONTHAAL] += [topics.fleet("+"), discovery]
+            subscribe[HOME_ASSISTANT] = [topics.fleet("+"), topics.availability(), discovery]
+            publish[HOME_ASSISTANT] = []
         for display in shown:
             name = display_account(display)
             publish[name] = [topics.ack(display), topics.state(display)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -71,5 +72,6 @@ def build_dispatcher(
         ties=config.scheduler.ties,
         rotate_every=config.scheduler.rotate_every,
         emergency_url=config.scheduler.emergency_url or None,
+        keep_deliveries=timedelta(days=config.scheduler.keep_deliveries_days),
         hours=opening_calendar(config),
     )

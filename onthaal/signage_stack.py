@@ -51,7 +51,8 @@ def broker_settings(
 def mqtt_accounts(config: Config, config_path: Path) -> MqttAccounts:
     """The embedded broker's accounts (``[mqtt] accounts``), made once."""
     path = config_path.parent / config.mqtt.accounts
-    return MqttAccounts.load_or_create(path, [d.id for d in config.displays])
+    prefix = config.mqtt.home_assistant_prefix if config.mqtt.home_assistant else None
+    return MqttAccounts.load_or_create(path, [d.id for d in config.displays], prefix)
 
 
 def embedded_access(config: Config, config_path: Path) -> tuple[BrokerAccess, MqttAccounts]:

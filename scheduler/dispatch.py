@@ -50,6 +50,7 @@ WATCH_EVERY = 2.0  # real seconds between looks for changes made by another proc
 RETRY_INITIAL = 1.0  # seconds before content that could not be stored is tried again
 RETRY_MAX = 60.0
 UNRECORDED_MAX = 10_000  # delivery records kept in memory while the database is busy
+PRUNE_EVERY = timedelta(days=1)  # how often proof of play past its retention is pruned
 
 
 class DisplaySink(Protocol):
@@ -121,13 +122,16 @@ class Dispatcher:
         rotate_every: float = 60.0,
         emergency_url: str | None = None,
         hours: BuildingHours | None = None,
+        keep_deliveries: timedelta | None = None,
     ) -> None:
         """Dispatch to ``devices`` (with their ``defaults``) from ``store``.
 
         ``emergency_url``: what link beacons advertise for an emergency without a link.
         ``hours``: the building's opening hours, for messages shown only while it is
-        open (or closed).
+        open (or closed). ``keep_deliveries``: how long proof of play is kept (None: for
+        ever); older records are pruned once a day.
         """
+        self._keep_deliveries = keep_deliveries
         self._emergency_url = emergency_url
         self._hours = hours
         self._store = store
@@ -275,7 +279,33 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatch for ever."""
-        await run_together(self._dispatch(), self._push_beacons(), self._watch_other_writers())
+        await run_together(
+            self._dispatch(), self._push_beacons(), self._watch_other_writers(), self._prune()
+        )
+
+    async def _prune(self) -> None:
+        """Once a day, forget proof of play older than the retention (off the loop)."""
+        keep = self._keep_deliveries
+        if keep is None:
+            return
+        while True:
+            cutoff = self._clock.now() - keep
+            try:
+                gone = await self._off_loop(self._prune_before, cutoff)
+            except sqlite3.Error as exc:
+                log.warning("old delivery records not pruned (tried again tomorrow): %s", exc)
+            else:
+                if gone:
+                    log.info("%d delivery record(s) older than %s pruned", gone, cutoff.date())
+            await self._clock.sleep(PRUNE_EVERY.total_seconds())
+
+    def _prune_before(self, cutoff: datetime) -> int:
+        with self._reader_lock:
+            if self._store.in_memory:
+                return self._store.prune_deliveries(cutoff)
+            if self._reader is None:
+                self._reader = self._store.reader(any_thread=True)
+            return self._reader.prune_deliveries(cutoff)
 
     async def _dispatch(self) -> None:
         while True:

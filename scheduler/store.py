@@ -14,7 +14,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,19 @@ MIGRATIONS: tuple[str, ...] = (
         error TEXT
     );
     CREATE INDEX deliveries_device ON deliveries (device, seq);
+    """,
+    # 3: counters the metrics read (a scrape no longer counts the whole table), and the
+    # index proof-of-play reports and the retention read by
+    """
+    CREATE TABLE delivery_counts (
+        device TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (device, ok)
+    );
+    INSERT INTO delivery_counts (device, ok, n)
+        SELECT device, ok, COUNT(*) FROM deliveries GROUP BY device, ok;
+    CREATE INDEX deliveries_at ON deliveries (at);
     """,
 )
 
@@ -500,16 +513,57 @@ class Store:
         error: str | None = None,
     ) -> None:
         """Record what a device was given (proof of play) or why it failed."""
-        self._db.execute(
-            "INSERT INTO deliveries (device, content_id, at, ok, attempts, error)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (device, content_id, at.isoformat(), int(ok), attempts, error),
-        )
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(
+                "INSERT INTO deliveries (device, content_id, at, ok, attempts, error)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (device, content_id, at.astimezone(UTC).isoformat(), int(ok), attempts, error),
+            )
+            self._db.execute(
+                "INSERT INTO delivery_counts (device, ok, n) VALUES (?, ?, 1)"
+                " ON CONFLICT (device, ok) DO UPDATE SET n = n + 1",
+                (device, int(ok)),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def delivery_counts(self) -> dict[tuple[str, bool], int]:
-        """Per (device, ok): how many deliveries were recorded (counted by SQLite)."""
-        rows = self._db.execute("SELECT device, ok, COUNT(*) FROM deliveries GROUP BY device, ok")
+        """Per (device, ok): how many deliveries were ever recorded (a counter: pruning
+        old records does not lower it). One row per device and outcome is read."""
+        rows = self._db.execute("SELECT device, ok, n FROM delivery_counts")
         return {(device, bool(ok)): n for device, ok, n in rows}
+
+    def deliveries_between(
+        self, start: datetime, end: datetime, device: str | None = None
+    ) -> list[Delivery]:
+        """Confirmed deliveries in ``[start, end)``, oldest first, each device's last one
+        before ``start`` too (what it was showing when the period began)."""
+        # Stored as UTC ISO text (the clock's): compared as text, so asked in UTC too.
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        where, params = "ok = 1 AND at < ?", [end.isoformat()]
+        if device is not None:
+            where += " AND device = ?"
+            params.append(device)
+        rows = self._db.execute(
+            "SELECT device, content_id, at, ok, attempts, error FROM deliveries"
+            f" WHERE {where} AND (at >= ? OR seq IN (SELECT MAX(seq) FROM deliveries"
+            " WHERE ok = 1 AND at < ? GROUP BY device)) ORDER BY seq",
+            (*params, start.isoformat(), start.isoformat()),
+        )
+        return [Delivery(d, c, at, bool(ok), n, error) for d, c, at, ok, n, error in rows]
+
+    def prune_deliveries(self, before: datetime) -> int:
+        """Forget delivery records older than ``before`` (the retention), except each
+        device's newest confirmed one (what it shows may be older). How many went."""
+        cursor = self._db.execute(
+            "DELETE FROM deliveries WHERE at < ? AND seq NOT IN"
+            " (SELECT MAX(seq) FROM deliveries WHERE ok = 1 GROUP BY device)",
+            (before.astimezone(UTC).isoformat(),),
+        )
+        return cursor.rowcount
 
     def deliveries(self, device: str | None = None) -> list[Delivery]:
         """Delivery records, oldest first."""

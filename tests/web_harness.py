@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+from beacons.alert_log import AlertLog
 from beacons.outbox import Outbox
 from beacons.signage import BrokerSettings, Signage
 from beacons.tasks import cancel_all
@@ -18,7 +19,9 @@ from clock import VirtualClock
 from hw_sim.brokers import Embedded, free_port, wait_listening
 from hw_sim.journal import Journal
 from hw_sim.signage import SimulatedDisplays
+from onthaal.alert_channels import channels_of
 from onthaal.config import Config, load_config
+from onthaal.fleet_stack import FleetSources, FleetWatch, known_devices
 from onthaal.scheduler_stack import LOOP_BUSY_TIMEOUT, build_dispatcher, open_store
 from onthaal.web.app import WebServices, create_app, serve
 from onthaal.web.core import LocalCore, SimControls
@@ -43,6 +46,9 @@ class Site:
     heard: list[tuple[str, str]] = field(default_factory=list)
     visitors: list[tuple[int, int]] = field(default_factory=list)
     desk_token: str = ""  # the reception desk: staff, and emergencies
+    fleet: FleetWatch | None = None  # the fleet watcher (its look runs as time moves)
+    screens: SimulatedDisplays | None = None  # the simulated displays (with ``screens``)
+    journal: Journal | None = None  # what the simulated displays did (with ``screens``)
 
     async def advance_to(self, moment: datetime) -> None:
         """Let simulated time run until ``moment``, then hold it there again."""
@@ -117,6 +123,8 @@ async def running_site(
         users.add("desk", PASSWORD, "desk", "nl")
         background: list[asyncio.Task[None]] = []
         signage = None
+        fleet = None
+        journal = Journal(clock)
         if screens:
             broker = Embedded()
             await broker.start()
@@ -130,16 +138,29 @@ async def running_site(
                 clock,
             )
             fleet = SimulatedDisplays(
-                [d.id for d in config.displays], config.site.id, settings, clock, Journal(clock)
+                [d.id for d in config.displays], config.site.id, settings, clock, journal
             )
             background += [asyncio.create_task(fleet.run()), asyncio.create_task(signage.run())]
         dispatcher = build_dispatcher(config, store, clock, displays=signage, beacons=None)
         background.append(asyncio.create_task(dispatcher.run()))
         heard: list[tuple[str, str]] = []
         visitors: list[tuple[int, int]] = []
+        watch = FleetWatch(
+            config,
+            clock,
+            FleetSources(
+                devices=known_devices(config),
+                displays=signage.states if signage is not None else dict,
+                status=dispatcher.status,
+            ),
+            AlertLog(tmp_path / "alerts.sqlite"),
+            channels_of(config.alerts.email, config.alerts.webhook),
+        )
+        background.append(asyncio.create_task(watch.run()))
         core = LocalCore(
             clock,
             dispatcher,
+            fleet=watch.fleet,
             signage=signage,
             sim=SimControls(
                 approach=lambda track, zone: visitors.append((track, zone)),
@@ -156,6 +177,7 @@ async def running_site(
             users=users,
             store=store,
             core=core,
+            alerts=watch.log,
         )
         port = free_port()
         server = asyncio.create_task(serve(create_app(services), "127.0.0.1", port))
@@ -171,6 +193,9 @@ async def running_site(
                 heard,
                 visitors,
                 desk_token=users.create_token("tests-desk", "desk", T0),
+                fleet=watch,
+                screens=fleet,
+                journal=journal if screens else None,
             )
         finally:
             await cancel_all([server, *background])

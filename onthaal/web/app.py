@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
+from beacons.alert_log import AlertLog
 from clock import Clock
 from onthaal.config import Config
 from onthaal.dialogue_setup import build_engine, load_tablet_pages, opening_calendar
@@ -39,6 +40,7 @@ from onthaal.web.core import Core
 from onthaal.web.devices import devices_router
 from onthaal.web.emergency import emergency_router
 from onthaal.web.errors import install_error_handlers
+from onthaal.web.fleet import fleet_router
 from onthaal.web.headers import SecurityHeaders
 from onthaal.web.health import health_router
 from onthaal.web.limits import BodyLimit, HashGate
@@ -46,6 +48,7 @@ from onthaal.web.messages import messages_router
 from onthaal.web.metrics import Metrics
 from onthaal.web.openapi import document_responses
 from onthaal.web.pages import pages_router
+from onthaal.web.played import played_router
 from onthaal.web.security import LoginLimiter
 from onthaal.web.sim import sim_router
 from onthaal.web.tablet import tablet_router
@@ -70,6 +73,7 @@ class WebServices:
     core: Core  # the running system: a snapshot to read, a few things to ask
     tablet_token: str = ""  # the robot's key to its tablet pages ("": no tablet input)
     session_key: str = ""  # signs session cookies ("": one kept in the account database)
+    alerts: AlertLog | None = None  # the fleet's alerts, read for the dashboard
 
 
 log = logging.getLogger("onthaal.web")
@@ -164,6 +168,8 @@ def create_app(services: WebServices) -> FastAPI:
         accounts_router(services, staff_pages),
         sim_router(services),
         pages_router(services, staff_pages, limiter, hash_gate),
+        fleet_router(services, staff_pages),
+        played_router(services, staff_pages),
     ):
         _adopt(app, area)
     document_responses(app)

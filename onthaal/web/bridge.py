@@ -331,6 +331,8 @@ async def serve_web_on(sock: socket.socket, *, own_process: bool = True) -> int:
     In its own process it also sets up logging as the core's; a test sharing its
     process with the core passes ``own_process=False``.
     """
+    from beacons.alert_log import AlertLog
+    from onthaal.fleet_stack import alert_log_path
     from onthaal.logs import configure_logging, use_simulated_time
     from onthaal.scheduler_stack import open_store
     from onthaal.supervisor import current_child
@@ -360,6 +362,7 @@ async def serve_web_on(sock: socket.socket, *, own_process: bool = True) -> int:
     store = open_store(config, start.config_path)
     store.on_change(core.schedule_changed)  # emergencies are written on the web's loop
     users = open_users(config, start.config_path)
+    alert_log = AlertLog(alert_log_path(config, start.config_path))  # read: the dashboard
     services = WebServices(
         config=config,
         config_path=start.config_path,
@@ -369,6 +372,7 @@ async def serve_web_on(sock: socket.socket, *, own_process: bool = True) -> int:
         core=core,
         tablet_token=start.tablet_token,
         session_key=session_key(config, start.config_path),
+        alerts=alert_log,
     )
     app = create_app(services)
     server = asyncio.create_task(serve(app, config.web.host, config.web.port))

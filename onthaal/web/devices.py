@@ -198,6 +198,15 @@ def _devices(services: WebServices) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     signage = snapshot.displays
     ble = snapshot.beacons
+    health = {h.device: h for h in snapshot.fleet}
+
+    def judged(device: str) -> dict[str, Any]:
+        """The fleet watcher's state and reason ("unknown" before its first look)."""
+        found = health.get(device)
+        if found is None:
+            return {"state": "unknown", "reason": "not judged yet"}
+        return {"state": found.state, "reason": found.reason, "days_left": found.days_left}
+
     for display in services.config.displays:
         state = signage.get(display.id)
         entry = status_of.get(display.id)
@@ -209,6 +218,7 @@ def _devices(services: WebServices) -> list[dict[str, Any]]:
                 "name": display.name,
                 "title": _title(showing.get(display.id)),
                 "online": bool(state and state.online),
+                **judged(display.id),
                 "wanted": entry.wanted if entry else None,
                 "delivered": entry.delivered if entry else None,
                 "failed": entry.failed if entry else None,
@@ -226,7 +236,11 @@ def _devices(services: WebServices) -> list[dict[str, Any]]:
                 "group": beacon.group,
                 "name": beacon.name,
                 "title": _title(showing.get(beacon.id)),
-                "online": bool(seen and seen.last_seen),
+                # Heard within [fleet] beacon_stale_minutes (no longer: heard once, ever).
+                "online": health[beacon.id].state not in ("stale", "offline", "unknown")
+                if beacon.id in health
+                else bool(seen and seen.last_seen),
+                **judged(beacon.id),
                 "wanted": entry.wanted if entry else None,
                 "delivered": entry.delivered if entry else None,
                 "failed": (entry.failed if entry else None)

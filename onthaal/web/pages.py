@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from onthaal.fleet_stack import FleetWords
 from onthaal.web.common import StaffPages, StaffUser, _client
-from onthaal.web.devices import _devices, _robot
+from onthaal.web.devices import _robot
+from onthaal.web.fleet import fleet_view
 from onthaal.web.limits import GateFull, HashGate
 from onthaal.web.security import LoginLimiter, check_csrf, session_user
 from scheduler.model import Kind
@@ -93,14 +95,19 @@ def pages_router(
         # A fixed, local target: a Referer header is the client's to choose.
         return RedirectResponse("/", status.HTTP_303_SEE_OTHER)
 
+    fleet_words = FleetWords()
+
     @router.get("/", response_class=HTMLResponse)
-    async def dashboard(request: Request, user: StaffUser) -> HTMLResponse:
+    async def dashboard(
+        request: Request, user: StaffUser, place: Annotated[str, Query(max_length=64)] = ""
+    ) -> HTMLResponse:
         return page(
             request,
             "dashboard.html",
             user,
-            robot=_robot(services),
-            devices=_devices(services),
+            visitors_today=_robot(services)["today"].get("greeted", 0),
+            fleet=await fleet_view(services, fleet_words, user.language, place),
+            alert_test=request.session.pop("alert_test", None),
             emergency=[m for m in services.store.messages() if m.kind is Kind.EMERGENCY],
         )
 

@@ -1,0 +1,73 @@
+"""The dashboard in a real browser: live device health, places, and a test alert.
+
+Debian's chromium driven by Playwright; screenshots kept as test artifacts. Simulated
+time is held by the harness while the browser works; the test moves it on.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from playwright.async_api import Browser, expect
+
+from tests.receivers import WebhookReceiver
+from tests.test_web_browser import log_in, shot
+from tests.web_harness import T0, running_site
+
+
+async def test_a_screen_switched_off_turns_offline_on_an_open_dashboard_without_reloading(
+    tmp_path: Path, browser: Browser
+) -> None:
+    async with running_site(tmp_path, screens=True) as site:
+        assert site.screens is not None
+        await site.advance_to(T0 + timedelta(minutes=1))  # connected, confirmed, judged
+        page = await browser.new_page()
+        await log_in(page, site, "admin")  # Dutch
+        row = page.locator("#screens tr[data-device=hall-info]")
+        await expect(row).to_have_attribute("data-state", "online")
+        await expect(row.locator(".state")).to_have_text("in orde")
+        # screens, beacons, each in its own table; titles, not content ids
+        await expect(page.locator("#screens tr[data-device]")).to_have_count(3)
+        await expect(page.locator("#beacons tr[data-device]")).to_have_count(5)
+        await expect(row.locator(".shows")).not_to_contain_text("default.")
+        await shot(page, "dashboard-all-online")
+
+        site.screens["hall-info"].switch_off()
+        await site.advance_to(T0 + timedelta(minutes=2))
+        # The page was not reloaded: the live stream brought the change.
+        await expect(row).to_have_attribute("data-state", "offline", timeout=10_000)
+        await expect(row.locator(".state")).to_have_text("offline")
+        await expect(row.locator(".reason")).to_contain_text("meldt zich offline")
+        await expect(page.locator("#alert-list")).to_contain_text("onbereikbaar")
+        await shot(page, "dashboard-screen-offline")
+
+        # One place only
+        await page.select_option("#place", "waiting-room")
+        await expect(page.locator("#screens tr[data-device]")).to_have_count(1)
+        await expect(page.locator("#screens")).to_contain_text("waiting-room")
+        await shot(page, "dashboard-one-place")
+
+
+async def test_an_admin_sends_a_test_alert_and_sees_what_each_channel_said(
+    tmp_path: Path, browser: Browser
+) -> None:
+    hook = WebhookReceiver()
+    try:
+        async with running_site(
+            tmp_path, alerts__webhook=f'{{ url = "{hook.url}" }}'
+        ) as site:  # fmt: skip
+            page = await browser.new_page()
+            await log_in(page, site, "staff")  # English; staff may not send one
+            await expect(page.locator("#send-test-alert")).to_have_count(0)
+            admin = await browser.new_page()
+            await log_in(admin, site, "admin")
+            await admin.click("#send-test-alert")
+            await expect(admin.locator("#alert-test")).to_contain_text("webhook: ok")
+            (call,) = hook.calls
+            assert json.loads(call.body)["event"] == "test"
+            assert json.loads(call.body)["by"] == "admin"
+            await shot(admin, "dashboard-test-alert")
+    finally:
+        hook.close()
