@@ -412,3 +412,41 @@ def test_a_scenario_that_is_no_text_file_is_one_line_and_exit_2(
     assert main(["sim", "--config", str(config), "--scenario", str(scenario),
                  "--report", str(report)]) == 2  # fmt: skip
     assert "--report: " in capsys.readouterr().err
+
+
+EVACUATION = """
+[day]
+name = "An evacuation"
+date = "2026-12-01"
+opens = "09:00"
+closes = "10:00"
+
+[visitors]
+arrivals = ["09:05", "09:12", "09:15", "09:40"]
+
+[[staff]]
+at = "09:10"
+action = "emergency-start"
+text = { nl = "Verlaat het gebouw", en = "Leave the building" }
+
+[[staff]]
+at = "09:30"
+action = "emergency-stop"
+
+[[expect]]
+kind = "greeted-within"
+ratio = 1.0
+seconds = 1.0
+"""
+
+
+async def test_visitors_who_come_during_an_evacuation_leave_instead_of_queueing(
+    tmp_path: Path,
+) -> None:
+    runner, journal = await run(tmp_path, EVACUATION, seed=1)
+    result = runner.result
+    assert [v.evacuated for v in result.visits] == [False, True, True, False]
+    assert result.ok, result.expectations  # those who left are not "not greeted"
+    assert journal.count('"evacuated": true') == 2
+    assert any("2 visitors came during an emergency" in line for line in summary_lines(result))
+    assert not any("not greeted" in w for w in result.warnings())

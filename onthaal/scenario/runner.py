@@ -83,6 +83,7 @@ class VisitResult:
     handover: bool
     waited: float = 0.0  # simulated seconds in the queue while the robot helped others
     walked_on: bool = False  # waited longer than their patience: never helped
+    evacuated: bool = False  # came during an emergency: left the building, as told
 
 
 @dataclass
@@ -141,7 +142,9 @@ class RunResult:
                 f"{len(waited)} visitors waited {long_wait:g} s or more for the robot "
                 f"(longest {max(v.waited for v in waited):.0f} s)"
             )
-        not_greeted = [v for v in self.visits if not v.walked_on and not v.greeted]
+        not_greeted = [
+            v for v in self.visits if not v.walked_on and not v.evacuated and not v.greeted
+        ]
         if not_greeted:
             found.append(f"{len(not_greeted)} visitors were not greeted")
         if self.stalls:
@@ -467,6 +470,18 @@ class ScenarioRun:
             language=visit.language,
             questions=[q.intent for q in visit.questions],
         )
+        if system.dispatcher.emergencies:
+            # An evacuation (or any emergency) is on: screens, beacons and the robot say
+            # so, and a visitor coming in now follows it instead of queueing for help.
+            self.result.visits.append(
+                VisitResult(
+                    visit.number, visit.language, step.at, greeted=False, greet_ms=None,
+                    asked=[q.intent for q in visit.questions], answered=[], handover=False,
+                    evacuated=True,
+                )
+            )  # fmt: skip
+            self._log(step.at, "visit-done", visitor=visit.number, evacuated=True)
+            return
         # The robot helps one visitor at a time; who comes while it is busy waits.
         waited = max(0.0, (clock.now() - step.at).total_seconds())
         if waited > self.scenario.visitors.patience:
@@ -751,7 +766,8 @@ class ScenarioRun:
         self._log(clock.now(), "end", shows=shown)
 
     def _judge(self) -> None:
-        visits = self.result.visits
+        # Who came during an emergency left as told: not a visitor the robot should greet.
+        visits = [v for v in self.result.visits if not v.evacuated]
         for expectation in self.scenario.expect:
             if expectation.kind == "greeted-within":
                 fast = [
@@ -871,7 +887,8 @@ def summary_lines(result: RunResult) -> list[str]:
     answered = Counter(a for v in visits for a in v.answered)
     languages = Counter(v.language for v in visits)
     walked_on = sum(v.walked_on for v in visits)
-    waits = sorted(v.waited for v in visits if not v.walked_on)
+    evacuated = sum(v.evacuated for v in visits)
+    waits = sorted(v.waited for v in visits if not v.walked_on and not v.evacuated)
     lines = [
         f"{result.scenario.day.name} (seed {result.seed}): {len(visits)} visitors, "
         f"{sum(v.greeted for v in visits)} greeted, "
@@ -879,6 +896,8 @@ def summary_lines(result: RunResult) -> list[str]:
         f"queue: {walked_on} walked on while the robot was busy; waited on average "
         f"{sum(waits) / len(waits) if waits else 0:.0f} s, at most {max(waits, default=0):.0f} s",
     ]
+    if evacuated:
+        lines.append(f"{evacuated} visitors came during an emergency and left the building")
     if latencies:
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
         lines.append(
