@@ -414,7 +414,9 @@ def scheduler_children(
     Devices with nothing scheduled get their configured default from the first second.
     """
     store = open_store(config, mode.config_path, busy_timeout=LOOP_BUSY_TIMEOUT)
-    dispatcher = build_dispatcher(config, store, clock, displays=signage, beacons=beacons)
+    dispatcher = build_dispatcher(
+        config, store, clock, displays=signage, beacons=beacons, config_path=mode.config_path
+    )
 
     async def run() -> None:
         await beacons_ready.wait()

@@ -622,6 +622,11 @@ class SchedulerConfig(Section):
     rotate_every: float = Field(
         default=60.0, gt=0, description="Seconds per turn when ties = 'rotate'."
     )
+    closed_notice: str = Field(
+        default="content/signage/closed.toml",
+        description="What screens show on a day the building is closed, per language "
+        "(relative to the config); empty: their usual default.",
+    )
     keep_deliveries_days: int = Field(
         default=400,
         ge=1,

@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -108,7 +109,7 @@ def run_schedule_command(args: argparse.Namespace, config: Config, config_path: 
     try:
         if args.command == "emergency":
             return _emergency(args, config, store, tz)
-        return _schedule(args, config, store, tz)
+        return _schedule(args, config, store, tz, Path(config_path))
     except BadInput as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -119,7 +120,9 @@ def run_schedule_command(args: argparse.Namespace, config: Config, config_path: 
         store.close()
 
 
-def _schedule(args: argparse.Namespace, config: Config, store: Store, tz: ZoneInfo) -> int:
+def _schedule(
+    args: argparse.Namespace, config: Config, store: Store, tz: ZoneInfo, config_path: Path
+) -> int:
     now = RealClock().now()
     command = args.schedule_command
     if command in ("add", "edit"):
@@ -153,7 +156,9 @@ def _schedule(args: argparse.Namespace, config: Config, store: Store, tz: ZoneIn
         print(f"{args.id} deleted")
         return EXIT_OK
     at = _local_time(args.at, "--at", tz)
-    dispatcher = build_dispatcher(config, store, RealClock(), displays=None, beacons=None)
+    dispatcher = build_dispatcher(
+        config, store, RealClock(), displays=None, beacons=None, config_path=config_path
+    )
     showing = dispatcher.preview(at)
     if args.json:
         print(json.dumps({d: s.content_id for d, s in showing.items()}, indent=2))

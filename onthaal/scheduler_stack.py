@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from clock import Clock
+from dialogue.calendar import OpeningCalendar
 from onthaal.config import Config
 from onthaal.dialogue_setup import opening_calendar
+from scheduler.closed import closed_notices, load_closed_texts
 from scheduler.dispatch import BeaconSink, DeviceDefaults, Dispatcher, DisplaySink
+from scheduler.model import Message
 from scheduler.resolve import Device
 from scheduler.store import Store
 
@@ -58,8 +62,11 @@ def build_dispatcher(
     *,
     displays: DisplaySink | None,
     beacons: BeaconSink | None,
+    config_path: Path | None = None,
 ) -> Dispatcher:
-    """A dispatcher for every configured device."""
+    """A dispatcher for every configured device (``config_path``: where the content files
+    it reads are found; without it, no closed-day notice)."""
+    calendar = opening_calendar(config)
     return Dispatcher(
         store,
         devices(config),
@@ -73,5 +80,22 @@ def build_dispatcher(
         rotate_every=config.scheduler.rotate_every,
         emergency_url=config.scheduler.emergency_url or None,
         keep_deliveries=timedelta(days=config.scheduler.keep_deliveries_days),
-        hours=opening_calendar(config),
+        hours=calendar,
+        closed_days=closed_days(config, config_path, calendar) if config_path else None,
     )
+
+
+def closed_days(
+    config: Config, config_path: Path, calendar: OpeningCalendar
+) -> Callable[[datetime, datetime], list[Message]] | None:
+    """The closed-day notices of ``[scheduler] closed_notice`` (None: not wanted).
+
+    Raises ``TemplatesError`` for an unusable file (checked at start and by check-config).
+    """
+    if not config.scheduler.closed_notice:
+        return None
+    texts = load_closed_texts(
+        config_path.parent / config.scheduler.closed_notice, list(config.site.languages)
+    )
+    tz, screens = ZoneInfo(config.site.timezone), [d.id for d in config.displays]
+    return lambda start, end: closed_notices(calendar, tz, start, end, texts, screens)

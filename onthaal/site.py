@@ -22,6 +22,7 @@ from onthaal.dialogue_setup import build_engine, load_tablet_pages
 from onthaal.web.chat import ChatTextsError, load_chat_texts
 from onthaal.web.tablet_content import TabletContentError
 from robot.reception import TextsError, load_texts
+from scheduler.closed import load_closed_texts
 from scheduler.store import DatabaseUnusable, check_database_file
 from scheduler.templates import TemplatesError, load_templates
 
@@ -105,6 +106,11 @@ def check_site(config: Config, config_path: Path) -> list[str]:
         load_templates(base / config.scheduler.emergency_templates, tuple(config.site.languages))
     except TemplatesError as exc:
         problems.extend(f"[scheduler] emergency_templates: {p}" for p in exc.problems)
+    if config.scheduler.closed_notice:
+        try:
+            load_closed_texts(base / config.scheduler.closed_notice, list(config.site.languages))
+        except TemplatesError as exc:
+            problems.extend(f"[scheduler] closed_notice: {p}" for p in exc.problems)
     try:
         load_texts(base / config.behaviours.texts, tuple(config.site.languages))
     except TextsError as exc:

@@ -123,15 +123,18 @@ class Dispatcher:
         emergency_url: str | None = None,
         hours: BuildingHours | None = None,
         keep_deliveries: timedelta | None = None,
+        closed_days: Callable[[datetime, datetime], list[Message]] | None = None,
     ) -> None:
         """Dispatch to ``devices`` (with their ``defaults``) from ``store``.
 
         ``emergency_url``: what link beacons advertise for an emergency without a link.
         ``hours``: the building's opening hours, for messages shown only while it is
         open (or closed). ``keep_deliveries``: how long proof of play is kept (None: for
-        ever); older records are pruned once a day.
+        ever); older records are pruned once a day. ``closed_days(start, end)``: the
+        closed-day notices of that stretch (scheduler/closed.py), part of every timeline.
         """
         self._keep_deliveries = keep_deliveries
+        self._closed_days = closed_days
         self._emergency_url = emergency_url
         self._hours = hours
         self._store = store
@@ -234,13 +237,9 @@ class Dispatcher:
         """
         timeline = self._timeline
         if timeline is None or not timeline.covers(at):
-            timeline = Timeline(
-                self._store.messages(),
-                self._tz,
-                at - timedelta(days=1),
-                at + timedelta(days=1),
-                self._hours,
-            )
+            start, end = at - timedelta(days=1), at + timedelta(days=1)
+            messages = [*self._store.messages(), *self._closed(start, end)]
+            timeline = Timeline(messages, self._tz, start, end, self._hours)
         return resolve(
             timeline, self._devices, at, ties=self._ties, rotate_every=self._rotate_every
         )
@@ -273,7 +272,11 @@ class Dispatcher:
                 if self._reader is None:
                     self._reader = self._store.reader(any_thread=True)
                 messages = self._reader.messages()
-        return Timeline(messages, self._tz, start, end, self._hours)
+        return Timeline([*messages, *self._closed(start, end)], self._tz, start, end, self._hours)
+
+    def _closed(self, start: datetime, end: datetime) -> list[Message]:
+        """The closed-day notices between ``start`` and ``end`` (none if not asked for)."""
+        return self._closed_days(start, end) if self._closed_days is not None else []
 
     # -- the loop -------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -171,6 +171,17 @@ def _when(p: Pattern, w: dict[str, Any]) -> str:
     if p.every == 1:
         return str(w["monthly"]).format(ordinal=ordinal, day=day)
     return str(w["every_n_months"]).format(n=p.every, ordinal=ordinal, day=day)
+
+
+def moment_words(moment: datetime, language: str) -> dict[str, str]:
+    """``weekday``, ``date`` and ``time`` of a local moment, as people write them in
+    ``language`` ("maandag", "4 januari", "8.30")."""
+    w = _words()[language]
+    return {
+        "weekday": str(w["weekdays"][moment.weekday()][0]),
+        "date": _date(moment.date(), w, moment.year),
+        "time": _time(moment.time(), w),
+    }
 
 
 def _listed(items: list[str], w: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ def isolated_config(folder: Path, **replace: str) -> Path:
         "behaviours.texts": f'"{REPO / "content" / "behaviours.toml"}"',
         "behaviours.tablet_pages": f'"{REPO / "content" / "tablet" / "tablet.toml"}"',
         "scheduler.emergency_templates": f'"{REPO / "content" / "emergency" / "templates.toml"}"',
+        "scheduler.closed_notice": f'"{REPO / "content" / "signage" / "closed.toml"}"',
         "mqtt.port": str(free_port()),
         "web.port": str(free_port()),
         # The semantic stage costs seconds to prepare per knowledge base and config

@@ -141,7 +141,9 @@ async def running_site(
                 [d.id for d in config.displays], config.site.id, settings, clock, journal
             )
             background += [asyncio.create_task(fleet.run()), asyncio.create_task(signage.run())]
-        dispatcher = build_dispatcher(config, store, clock, displays=signage, beacons=None)
+        dispatcher = build_dispatcher(
+            config, store, clock, displays=signage, beacons=None, config_path=config_path
+        )
         background.append(asyncio.create_task(dispatcher.run()))
         heard: list[tuple[str, str]] = []
         visitors: list[tuple[int, int]] = []
