@@ -788,6 +788,15 @@ class WebConfig(Section):
     users: str = Field(
         default="var/users.sqlite", description="SQLite file of staff accounts and API tokens."
     )
+    images: str = Field(
+        default="var/images", description="Folder of the pictures staff upload for screens."
+    )
+    image_max_bytes: int = Field(
+        default=900_000,
+        ge=10_000,
+        le=50_000_000,
+        description="Largest picture in bytes (must fit in max_body).",
+    )
     public_url: str | None = Field(
         default=None,
         description="The address the robot's tablet and the screens use to reach Onthaal, "
@@ -809,6 +818,15 @@ class WebConfig(Section):
         description="Serve the web app from a process of its own, so no request can hold up "
         "the robot (false: in the robot's process, for debugging).",
     )
+
+    @model_validator(mode="after")
+    def _picture_fits(self) -> Self:
+        if self.image_max_bytes > self.max_body:
+            raise ValueError(
+                f"image_max_bytes ({self.image_max_bytes}) is above max_body ({self.max_body}):"
+                " no upload that large could arrive"
+            )
+        return self
 
 
 class LoggingConfig(Section):

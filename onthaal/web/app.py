@@ -43,6 +43,7 @@ from onthaal.web.errors import install_error_handlers
 from onthaal.web.fleet import fleet_router
 from onthaal.web.headers import SecurityHeaders
 from onthaal.web.health import health_router
+from onthaal.web.images import ImageLibrary, images_router
 from onthaal.web.limits import BodyLimit, HashGate
 from onthaal.web.messages import messages_router
 from onthaal.web.metrics import Metrics
@@ -158,18 +159,22 @@ def create_app(services: WebServices) -> FastAPI:
 
     device_names = {d.id: d.name for d in config.displays} | {b.id: b.name for b in config.beacons}
     staff_pages = StaffPages(templates, words, device_names)
+    library = ImageLibrary(
+        services.config_path.parent / config.web.images, config.web.image_max_bytes
+    )
     # In route order, after the tablet's and the chat's: the first route that matches a
     # request answers it (no two areas have a path in common).
     for area in (
         health_router(services, metrics_text),  # open: machines
         devices_router(services, templates, devices, hours),  # /display/* open: screens
-        messages_router(services, staff_pages, devices),
+        messages_router(services, staff_pages, devices, library),
         emergency_router(services, staff_pages, devices, notice_templates),
         accounts_router(services, staff_pages),
         sim_router(services),
         pages_router(services, staff_pages, limiter, hash_gate),
         fleet_router(services, staff_pages),
         played_router(services, staff_pages),
+        images_router(services, library),
     ):
         _adopt(app, area)
     document_responses(app)

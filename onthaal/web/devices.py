@@ -9,6 +9,9 @@ beacons' feed.
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
+import io
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
@@ -16,6 +19,8 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
+import qrcode
+import qrcode.image.svg
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -24,6 +29,7 @@ from starlette.responses import StreamingResponse
 from beacons.frames import FrameError, encode_eddystone_url
 from onthaal.web.common import ApiUser, _get, _query_time, _targets_device, _unprocessable
 from onthaal.web.core import CoreUnavailable
+from onthaal.web.images import name_in
 from scheduler.model import Kind
 from scheduler.resolve import BuildingHours, Device, Showing, windows_of
 from scheduler.screen import columns
@@ -252,6 +258,24 @@ def _devices(services: WebServices) -> list[dict[str, Any]]:
     return found
 
 
+def _picture(services: WebServices, url: object | None) -> str | None:
+    """A picture's address for Onthaal's own screen page: one of the library's by its
+    path (whatever host name the screen used to reach this server), others as given."""
+    if url is None:
+        return None
+    ours = name_in(services, str(url))
+    return f"/images/{ours}" if ours else str(url)
+
+
+@functools.lru_cache(maxsize=256)
+def qr_data_uri(link: str) -> str:
+    """A QR code of ``link`` as an SVG data URI (cached: the screens' stream asks often)."""
+    image = qrcode.make(link, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+    out = io.BytesIO()
+    image.save(out)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
 def _title(showing: Showing | None) -> str | None:
     """The staff title of the scheduled message a device should show (None: its default)."""
     return showing.message.title if showing is not None and showing.message else None
@@ -288,5 +312,14 @@ def _display_content(services: WebServices, display_id: str) -> dict[str, Any]:
         "content_id": wanted,
         "emergency": bool(message and message.kind is Kind.EMERGENCY),
         # One column per screen language; a missing one shows the site's fallback text.
-        "languages": {c.shown: {"title": c.item.title, "body": c.item.body} for c in shown},
+        "languages": {
+            c.shown: {
+                "title": c.item.title,
+                "body": c.item.body,
+                "image": _picture(services, c.item.image_url),
+                # A phone in front of the screen opens the message's link.
+                "qr": qr_data_uri(str(c.item.link)) if c.item.link else None,
+            }
+            for c in shown
+        },
     }

@@ -38,6 +38,7 @@ from onthaal.web.common import (
     _unprocessable,
 )
 from onthaal.web.errors import validation_problems
+from onthaal.web.images import ImageLibrary, image_url
 from onthaal.web.security import check_csrf, may_change_message, require_role
 from onthaal.web.users import User
 from scheduler.model import Daypart, Kind, Message, Recurrence, Targets
@@ -86,17 +87,35 @@ class MessageIn(BaseModel):
 
 
 def messages_router(
-    services: WebServices, staff_pages: StaffPages, devices: list[Device]
+    services: WebServices, staff_pages: StaffPages, devices: list[Device], library: ImageLibrary
 ) -> APIRouter:
     """The message API and the staff's message pages of ``services``.
 
-    ``devices``: every display and beacon, which the editor offers as targets.
+    ``devices``: every display and beacon, which the editor offers as targets;
+    ``library``: the pictures a message may show.
     """
     config = services.config
     tz = ZoneInfo(config.site.timezone)
     device_ids = {d.id for d in devices}
     page = staff_pages.render
     router = APIRouter()
+
+    def editor(request: Request, user: User, **context: Any) -> HTMLResponse:
+        """The editor page, offering the library's pictures."""
+        return page(request, "editor.html", user, pictures=library.names(), **context)
+
+    def picture_of(form: dict[str, Any]) -> str | None:
+        """The URL of the picture the form chose (422 naming ``image`` if unknown)."""
+        name = str(form.get("image", "")).strip()
+        if not name:
+            return None
+        if not library.has(name):
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                [{"loc": ["form", "image"], "msg": f"no picture {name!r} in the library",
+                  "type": "value_error"}],
+            )  # fmt: skip
+        return image_url(services, name)
 
     def to_message(data: MessageIn, user: User, message_id: str | None = None) -> Message:
         if data.kind is Kind.EMERGENCY:
@@ -270,9 +289,8 @@ def messages_router(
 
     @router.get("/messages/new", response_class=HTMLResponse)
     async def new_message(request: Request, user: StaffUser) -> HTMLResponse:
-        return page(
+        return editor(
             request,
-            "editor.html",
             user,
             message=None,
             errors=[],
@@ -284,9 +302,8 @@ def messages_router(
     @router.get("/messages/{message_id}/edit", response_class=HTMLResponse)
     async def edit_message(request: Request, user: StaffUser, message_id: str) -> HTMLResponse:
         message = _get(services.store, message_id)
-        return page(
+        return editor(
             request,
-            "editor.html",
             user,
             message=message,
             errors=[],
@@ -307,7 +324,7 @@ def messages_router(
         if before is not None:
             may_change_message(user, before, None)  # 403 before the form is even read
         try:
-            data = _message_in(form, config.site.languages, device_ids)
+            data = _message_in(form, config.site.languages, device_ids, picture_of(form))
             message = to_message(data, user, existing)
             may_change_message(user, before, message)
             now = services.clock.now()
@@ -323,9 +340,8 @@ def messages_router(
                 if isinstance(exc.detail, list)
                 else [str(exc.detail)]
             )
-            response = page(
+            response = editor(
                 request,
-                "editor.html",
                 user,
                 message=before,  # still editing it: the form keeps its id and mode
                 errors=errors,
@@ -336,9 +352,8 @@ def messages_router(
             response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
             return response
         except (ValidationError, StoreError, InputError, ValueError) as exc:
-            response = page(
+            response = editor(
                 request,
-                "editor.html",
                 user,
                 message=before,
                 errors=[str(exc)],
@@ -357,7 +372,7 @@ def messages_router(
         check_csrf(request, str(form.get("csrf", "")))
         existing = str(form.get("existing", "")) or None
         try:
-            data = _message_in(form, config.site.languages, device_ids)
+            data = _message_in(form, config.site.languages, device_ids, picture_of(form))
             message = to_message(data, user, existing)
         except HTTPException as exc:
             detail = exc.detail if isinstance(exc.detail, list) else [exc.detail]
@@ -483,6 +498,9 @@ def _form_from(message: Message, tz: ZoneInfo, language: str) -> dict[str, Any]:
         + (["everything"] if message.targets.everything else []),
     }
     form |= _recurrence_form(message.recurrence, message.starts.astimezone(tz).year, language)
+    pictures = [str(i.image_url) for i in message.content.values() if i.image_url]
+    if pictures and (ours := re.search(r"/images/([0-9a-f]{20}\.(?:png|jpg))$", pictures[0])):
+        form["image"] = ours[1]  # one of the library's: the editor selects it again
     for language_code, item in message.content.items():
         form[f"title_{language_code}"] = item.title
         form[f"body_{language_code}"] = item.body
@@ -590,8 +608,16 @@ def _slug(title: str) -> str:
     return slug or "bericht"
 
 
-def _message_in(form: dict[str, Any], languages: Sequence[str], device_ids: set[str]) -> MessageIn:
-    """The editor's fields as the API's :class:`MessageIn`, or 422 naming the field."""
+def _message_in(
+    form: dict[str, Any],
+    languages: Sequence[str],
+    device_ids: set[str],
+    picture: str | None = None,
+) -> MessageIn:
+    """The editor's fields as the API's :class:`MessageIn`, or 422 naming the field.
+
+    ``picture``: the chosen picture's URL, shown in every language with the text.
+    """
     uploads = sorted(key for key, value in form.items() if not isinstance(value, str))
     if uploads:  # a file part would be stored as the text "UploadFile(...)"
         raise HTTPException(
@@ -607,6 +633,8 @@ def _message_in(form: dict[str, Any], languages: Sequence[str], device_ids: set[
             link = str(form.get(f"link_{language}", "")).strip()
             if link:
                 item["link"] = link
+            if picture:
+                item["image_url"] = picture
             content[language] = item
     picked = [str(v) for k, v in form.items() if k.startswith("target:")]
     targets: dict[str, Any] = {"displays": [], "beacons": [], "groups": []}
