@@ -79,37 +79,44 @@ def run_users_command(args: argparse.Namespace, config: Config, config_path: obj
     users = open_users(config, config_path)  # type: ignore[arg-type]
     try:
         if args.users_command == "add":
-            user = users.add(args.name, _password(args.password_stdin), args.role, args.language)
-            users.note(f"user-added ({user.role})", "cli", user.name, "cli", RealClock().now())
+            now = RealClock().now()
+            user = users.add(args.name, _password(args.password_stdin), args.role, args.language,
+                             actor="cli", at=now)  # fmt: skip
+            users.note(f"user-added ({user.role})", "cli", user.name, "cli", now)
             print(f"{user.name} ({user.role}) added")
         elif args.users_command == "passwd":
-            users.set_password(args.name, _password(args.password_stdin))
-            users.note("password-changed", "cli", args.name, "cli", RealClock().now())
+            now = RealClock().now()
+            users.set_password(args.name, _password(args.password_stdin), actor="cli", at=now)
+            users.note("password-changed", "cli", args.name, "cli", now)
             print(f"password of {args.name} changed")
         elif args.users_command == "token":
             now = RealClock().now()
             expires = now + timedelta(days=args.days) if args.days else None
-            print(users.create_token(args.label, args.role, now, expires))
+            print(users.create_token(args.label, args.role, now, expires, actor="cli"))
             users.note(f"token-made ({args.role})", "cli", args.label, "cli", now)
             print("keep it safe: it is not shown again", file=sys.stderr)
         elif args.users_command == "rotate-session-key":
             session_key(config, config_path, rotate=True)  # type: ignore[arg-type]
             users.end_sessions()  # at once, whatever key the running web app holds
-            users.note("session-key-rotated", "cli", "*", "cli", RealClock().now())
+            now = RealClock().now()
+            users.note("session-key-rotated", "cli", "*", "cli", now)
+            users.record("session-key-rotate", "cli", "*", now)
             print("new session key written; every staff member signs in again")
         elif args.users_command == "tokens":
             for info in users.tokens():
                 until = info.expires or "never expires"
                 print(f"{info.id}  {info.label:<20} {info.role:<6} {info.created}  {until}")
         elif args.users_command == "revoke":
-            if not users.revoke_token(args.id):
+            now = RealClock().now()
+            if not users.revoke_token(args.id, actor="cli", at=now):
                 print(f"no token with id {args.id!r} (see 'onthaal users tokens')", file=sys.stderr)
                 return EXIT_BAD_INPUT
-            users.note("token-revoked", "cli", args.id, "cli", RealClock().now())
+            users.note("token-revoked", "cli", args.id, "cli", now)
             print(f"token {args.id} revoked")
         else:
             for user in users.all():
-                print(f"{user.name:<20} {user.role:<6} {user.language}")
+                state = "  disabled" if user.disabled else ""
+                print(f"{user.name:<20} {user.role:<6} {user.language}{state}")
     except UserError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT

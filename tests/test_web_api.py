@@ -77,7 +77,9 @@ async def test_nothing_but_health_metrics_displays_and_login_answers_anonymously
         ).status_code == 401
         for page in ("/", "/messages", "/messages/new", "/emergency", "/audit"):
             response = await http.get(page)
-            assert response.status_code == 303 and response.headers["location"] == "/login"
+            # off to sign in, and back to that page after it
+            back = "/login" if page == "/" else f"/login?next={page}"
+            assert response.status_code == 303 and response.headers["location"] == back
         assert (await http.get("/login")).status_code == 200
         assert (await http.get("/healthz")).json()["status"] == "ok"
         metrics = (await http.get("/metrics")).text
@@ -536,12 +538,24 @@ ANYONE = {
     # the website chatbot (#21): citizens, anonymous, rate-limited, nothing stored
     ("GET", "/chat"), ("GET", "/chat/widget.js"), ("POST", "/api/v1/chat"),
     ("OPTIONS", "/api/v1/chat"),
+    # a one-time set-password link (#23): whoever holds it, once, before it expires
+    ("GET", "/set-password/{token}"), ("POST", "/set-password/{token}"),
+    # pictures on the screens (#22): a screen player has no credentials
+    ("GET", "/images/{name}"),
 }  # fmt: skip
 ADMINS = {
     ("GET", "/api/v1/users"),
     ("POST", "/api/v1/users"), ("DELETE", "/api/v1/users/{name}"), ("GET", "/api/v1/tokens"),
     ("POST", "/api/v1/tokens"), ("DELETE", "/api/v1/tokens/{token_id}"),
     ("GET", "/api/v1/security-log"),
+    # users in the web app (#23): the API and the admins' page and forms
+    ("PATCH", "/api/v1/users/{name}"), ("POST", "/api/v1/users/{name}/password-reset"),
+    ("GET", "/api/v1/account-audit"), ("GET", "/users"), ("POST", "/users"),
+    ("POST", "/users/{name}/role"), ("POST", "/users/{name}/password-reset"),
+    ("POST", "/users/{name}/disable"), ("POST", "/users/{name}/enable"),
+    ("POST", "/users/tokens"), ("POST", "/users/tokens/{token_id}/revoke"),
+    # a test alert on every channel (#23)
+    ("POST", "/api/v1/alerts/test"), ("POST", "/alerts/test"),
 }  # fmt: skip
 #: The reception desk's (#22): raising and ending emergencies; admins may too.
 DESK = {
@@ -552,8 +566,10 @@ DESK = {
 SESSION_FORMS = {("POST", "/logout"), ("POST", "/language")}  # a signed-in browser's own
 PLACEHOLDERS = {
     "{message_id}": "none", "{display_id}": "hall-info", "{token_id}": "000000000000",
-    "{name}": "nobody", "{track}": "1",
+    "{name}": "nobody", "{track}": "1", "{token}": "not-a-link", "{device}": "hall-info",
 }  # fmt: skip
+#: Streams that never end: each has its own test of who may open one.
+STREAMS = {"/display/{display_id}/events", "/dashboard/events"}
 
 
 async def test_every_route_by_every_kind_of_caller_follows_one_table(site: Site) -> None:
@@ -576,7 +592,7 @@ async def test_every_route_by_every_kind_of_caller_follows_one_table(site: Site)
 
     async with httpx.AsyncClient(base_url=site.url) as http:
         for method, path in routes:
-            if path == "/display/{display_id}/events":
+            if path in STREAMS:
                 continue  # a stream that never ends: its 404/429 rules have their own test
             body = {"json": {}} if method in ("POST", "PUT") and path.startswith("/api/") else {}
             anonymous = await http.request(method, url(path), **body)  # type: ignore[arg-type]
@@ -603,7 +619,7 @@ async def test_every_route_by_every_kind_of_caller_follows_one_table(site: Site)
             assert (await login(browser, name)).status_code == 303
             csrf = csrf_of(await browser.get("/messages/new"))
             for method, path in routes:
-                if (method, path) in SESSION_FORMS or path == "/display/{display_id}/events":
+                if (method, path) in SESSION_FORMS or path in STREAMS:
                     continue  # they end or change this very session; a stream
                 allowed = (
                     name == "admin"
