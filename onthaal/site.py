@@ -154,6 +154,11 @@ def _content_paths(config: Config) -> list[tuple[str, str]]:
         ("tablet_pages", config.behaviours.tablet_pages),  # with its folder (pictures)
         *([("texts", config.chat.texts)] if config.chat.enabled else []),
         ("emergency_templates", config.scheduler.emergency_templates),
+        *(
+            [("closed_notice", config.scheduler.closed_notice)]
+            if config.scheduler.closed_notice
+            else []
+        ),
     ]
 
 

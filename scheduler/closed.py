@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from beacons.content import Language, LocalizedContent
-from scheduler.model import Message, Targets
+from scheduler.model import EARLIEST, LATEST, Message, Targets
 from scheduler.parse import first_error
 from scheduler.recurrence import moment_words
 from scheduler.templates import TemplatesError
@@ -110,8 +110,9 @@ def closed_notices(
     if not displays:
         return []
     found: list[Message] = []
-    day = start.astimezone(tz).date()
-    last = end.astimezone(tz).date()
+    # Only days the schedule can hold (a preview may look at its very edge).
+    day = max(start, EARLIEST + timedelta(days=1)).astimezone(tz).date()
+    last = min(end, LATEST - timedelta(days=1)).astimezone(tz).date()
     while day <= last:
         opens = datetime.combine(day, datetime.min.time(), tzinfo=tz)
         closes = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)

@@ -44,6 +44,7 @@ def test_check_config_prints_ok_for_a_valid_file(
         + f'\n[chat]\ntexts = "{REPO / "content" / "chat" / "chat.toml"}"\n'
         + "\n[scheduler]\n"
         + f'emergency_templates = "{REPO / "content" / "emergency" / "templates.toml"}"\n'
+        + f'closed_notice = "{REPO / "content" / "signage" / "closed.toml"}"\n'
     )
     assert main(["check-config", str(path)]) == 0
     assert capsys.readouterr().out == "ok\n"

@@ -71,3 +71,26 @@ async def test_an_admin_sends_a_test_alert_and_sees_what_each_channel_said(
             await shot(admin, "dashboard-test-alert")
     finally:
         hook.close()
+
+
+async def test_only_signed_in_staff_open_the_dashboard_stream_and_it_sends_the_fleet(
+    tmp_path: Path,
+) -> None:
+    import httpx
+
+    from tests.test_web_api import csrf_of, login
+
+    async with running_site(tmp_path) as site, httpx.AsyncClient(base_url=site.url) as http:
+        anonymous = await http.get("/dashboard/events")
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"] == "/login?next=/dashboard/events"
+        assert (await login(http, "staff")).status_code == 303
+        csrf_of(await http.get("/messages/new"))
+        async with http.stream("GET", "/dashboard/events") as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            async for line in stream.aiter_lines():
+                if line.startswith("data: "):
+                    sent = json.loads(line[6:])["html"]
+                    assert 'id="screens"' in sent and "hall-info" in sent
+                    break

@@ -78,7 +78,7 @@ async def test_staff_upload_a_picture_and_screens_fetch_it_without_credentials(
             name = made.json()["name"]
             assert made.json()["url"].endswith(f"/images/{name}")
             bad = await http.post("/api/v1/images", content=b"<svg/>", headers=staff)
-            assert bad.status_code == 422 and "PNG or JPEG" in bad.json()["detail"]
+            assert bad.status_code == 422 and "PNG or JPEG" in bad.json()["detail"][0]["msg"]
             served = await http.get(f"/images/{name}")  # a screen has no credentials
             assert served.status_code == 200 and served.content == png()
             assert served.headers["content-type"] == "image/png"
@@ -128,3 +128,41 @@ async def test_a_message_with_a_picture_and_a_link_shows_both_on_the_screen(
         await expect(qr).to_be_visible()
         assert await qr.evaluate("img => img.naturalWidth") > 0
         await shot(screen, "display-picture-and-qr")
+
+
+async def test_what_was_typed_survives_an_expired_session_and_comes_back_after_sign_in(
+    tmp_path: Path, browser: Browser
+) -> None:
+    from tests.web_harness import PASSWORD
+
+    async with running_site(tmp_path) as site:
+        page = await browser.new_page()
+        await log_in(page, site, "staff")  # English
+        await page.goto(f"{site.url}/messages/new")
+        await page.fill("input[name=title_nl]", "Loket 3 gesloten")
+        await page.fill("textarea[name=body_nl]", "Ga naar loket 4, naast de trap.")
+        await page.check("input[value='group:hall']")
+        await page.fill("input[name=starts]", "2026-11-24T10:00")
+        site.services.users.end_sessions("staff")  # the session expires meanwhile
+        await page.click("button[type=submit]")
+        await expect(page).to_have_url(f"{site.url}/login?next=/messages/new")
+        await page.fill("input[name=name]", "staff")
+        await page.fill("input[name=password]", PASSWORD)
+        await page.click("button[type=submit]")
+        await expect(page).to_have_url(f"{site.url}/messages/new")
+        await expect(page.locator("#draft-restored")).to_be_visible()
+        await expect(page.locator("input[name=title_nl]")).to_have_value("Loket 3 gesloten")
+        await expect(page.locator("textarea[name=body_nl]")).to_have_value(
+            "Ga naar loket 4, naast de trap."
+        )
+        await expect(page.locator("input[value='group:hall']")).to_be_checked()
+        await expect(page.locator("input[name=starts]")).to_have_value("2026-11-24T10:00")
+        await shot(page, "editor-draft-restored")
+        await page.click("button[type=submit]")
+        await expect(page.locator("#messages")).to_contain_text("Loket 3 gesloten")
+        await page.goto(f"{site.url}/messages/new")  # saved: nothing to put back any more
+        await expect(page.locator("input[name=title_nl]")).to_have_value("")
+        await expect(page.locator("#draft-restored")).to_have_count(0)
+        # signing in never sends anyone elsewhere
+        await page.goto(f"{site.url}/login?next=//evil.example/x")
+        assert await page.locator("input[name=next]").count() == 0

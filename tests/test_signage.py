@@ -217,6 +217,7 @@ async def test_malformed_acks_and_stray_topics_are_logged_and_ignored(
             await prank.publish(f"{base}/screen-00/ack/extra", b"{}", qos=1)
             big = b'{"content_id": "' + b"x" * 100_000 + b'"}'  # never parsed (#20)
             await prank.publish(f"{base}/screen-00/ack", big, qos=1)
+
         def warned() -> list[logging.LogRecord]:  # the driver's (not, say, the loop watch's)
             return [r for r in caplog.records if r.name == "onthaal.beacons.signage"]
 

@@ -9,10 +9,12 @@ their own (``messages``, ``emergency``, ``devices``, ``accounts``, ``pages``, ``
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request, status
@@ -39,11 +41,32 @@ async def _api_user(request: Request) -> User:
 
 
 async def _staff_user(request: Request) -> User:
-    """The logged-in staff member of a page; otherwise off to the login page."""
+    """The logged-in staff member of a page; otherwise off to the login page, and back
+    to this page after it (a form sent with an expired session: back to the form, where
+    the editor restores what was typed)."""
     user = session_user(request, request.app.state.services.users)
     if user is None:
-        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": "/login"})
+        back = request.url.path if request.method == "GET" else _same_site_path(request)
+        where = f"/login?next={quote(back, safe='/')}" if back and back != "/" else "/login"
+        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": where})
     return user
+
+
+def _same_site_path(request: Request) -> str | None:
+    """The path of the page a form was sent from, if it is one of this site's."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return None
+    return safe_next(referer.path)
+
+
+def safe_next(path: str | None) -> str | None:
+    """``path`` if it is a local page to go back to after signing in (never elsewhere)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return None
+    if not re.fullmatch(r"/[A-Za-z0-9/_.-]*", path) or path.startswith("/api/"):
+        return None
+    return path
 
 
 ApiUser = Annotated[User, Depends(_api_user)]

@@ -20,7 +20,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from beacons.images import MEDIA_TYPES, NAME, ImageRefused, Picture, check_image
-from onthaal.web.common import ApiUser
+from onthaal.web.common import ApiUser, _unprocessable
 
 if TYPE_CHECKING:
     from onthaal.web.app import WebServices
@@ -86,14 +86,27 @@ def images_router(services: WebServices, library: ImageLibrary) -> APIRouter:
     """Upload and list (staff), and serve (anyone) the library's pictures."""
     router = APIRouter()
 
-    @router.post("/api/v1/images", status_code=status.HTTP_201_CREATED)
+    @router.post(
+        "/api/v1/images",
+        status_code=status.HTTP_201_CREATED,
+        responses={
+            422: {
+                "description": "Not a picture a screen may show (the message says why).",
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/HTTPValidationError"}
+                    }
+                },
+            }
+        },
+    )
     async def upload(request: Request, user: ApiUser) -> dict[str, Any]:
         """Store the request body (a PNG or JPEG) as a picture; its name and URL."""
         data = await request.body()
         try:
             picture = await asyncio.to_thread(library.add, data)
         except ImageRefused as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+            raise _unprocessable([f"body: {exc}"]) from None
         except OSError as exc:
             log.error("picture not stored: %s", exc)
             raise HTTPException(

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
@@ -363,7 +364,9 @@ def messages_router(
             )
             response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
             return response
-        return RedirectResponse("/messages", status.HTTP_303_SEE_OTHER)
+        # Saved: the list tells this browser to forget the draft it kept of the form.
+        saved = quote(existing or "new", safe="")
+        return RedirectResponse(f"/messages?saved={saved}", status.HTTP_303_SEE_OTHER)
 
     @router.post("/messages/check")
     async def check_message(request: Request, user: StaffUser) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def document_responses(app: FastAPI) -> None:
             extra[429] = _problem("Too many open streams from this address, or in all.")
         if path == "/healthz":
             extra[503] = {"description": "Something is not healthy (the body says what)."}
-        kind = MACHINE_ROUTES.get(path)
+        kind = MACHINE_ROUTES.get(path) or ("text/csv" if path.endswith(".csv") else None)
         if kind is not None and kind != "application/json":
             success = next(iter(route.responses), None) or 200
             extra[200 if success == 200 else success] = {

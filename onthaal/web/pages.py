@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from onthaal.fleet_stack import FleetWords
-from onthaal.web.common import StaffPages, StaffUser, _client
+from onthaal.web.common import StaffPages, StaffUser, _client, safe_next
 from onthaal.web.devices import _robot
 from onthaal.web.fleet import fleet_view
 from onthaal.web.limits import GateFull, HashGate
@@ -33,8 +33,10 @@ def pages_router(
     router = APIRouter()
 
     @router.get("/login", response_class=HTMLResponse)
-    async def login_page(request: Request) -> HTMLResponse:
-        return page(request, "login.html", None, error=None)
+    async def login_page(
+        request: Request, next: Annotated[str, Query(max_length=200)] = ""
+    ) -> HTMLResponse:
+        return page(request, "login.html", None, error=None, next=safe_next(next) or "")
 
     @router.post("/login", response_model=None)
     async def login(
@@ -42,26 +44,28 @@ def pages_router(
         name: Annotated[str, Form()],
         password: Annotated[str, Form()],
         csrf: Annotated[str, Form()] = "",
+        next: Annotated[str, Form(max_length=200)] = "",
     ) -> Response:
         check_csrf(request, csrf)
+        back = safe_next(next) or ""
         client = request.client.host if request.client else "?"
         t = words["nl"]
         if limiter.blocked(name, client):
-            response = page(request, "login.html", None, error=t["too_many"])
+            response = page(request, "login.html", None, error=t["too_many"], next=back)
             response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
             return response
         try:
             # Argon2 on a worker thread, a few at a time: never on the robot's loop.
             user = await hash_gate.run(services.users.check_password, name, password)
         except GateFull:
-            response = page(request, "login.html", None, error=t["too_many"])
+            response = page(request, "login.html", None, error=t["too_many"], next=back)
             response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
             response.headers["Retry-After"] = "5"
             return response
         if user is None:
             limiter.failed(name, client)
             services.users.note("sign-in-failed", name, name, client, services.clock.now())
-            response = page(request, "login.html", None, error=t["wrong_login"])
+            response = page(request, "login.html", None, error=t["wrong_login"], next=back)
             response.status_code = status.HTTP_401_UNAUTHORIZED
             return response
         limiter.succeeded(name, client)
@@ -69,7 +73,7 @@ def pages_router(
         request.session.clear()
         request.session["user"] = user.name
         request.session["epoch"] = user.epoch
-        return RedirectResponse("/", status.HTTP_303_SEE_OTHER)
+        return RedirectResponse(back or "/", status.HTTP_303_SEE_OTHER)
 
     @router.post("/logout")
     async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:

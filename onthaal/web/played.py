@@ -19,7 +19,14 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 
 from onthaal.fleet_stack import FleetWords
-from onthaal.web.common import ApiUser, StaffPages, StaffUser, _find, _query_time
+from onthaal.web.common import (
+    ApiUser,
+    StaffPages,
+    StaffUser,
+    _find,
+    _query_time,
+    _unprocessable,
+)
 from scheduler.played import Played, of_message, stretches
 
 if TYPE_CHECKING:
@@ -48,11 +55,10 @@ def played_router(services: WebServices, pages: StaffPages) -> APIRouter:
         until = _query_time("end", end, tz) if end is not None else now
         since = _query_time("start", start, tz) if start is not None else until - DEFAULT_PERIOD
         if since >= until:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start is not before end")
+            raise _unprocessable(["start: start is not before end"])
         if until - since > LONGEST_PERIOD:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"a report covers at most {LONGEST_PERIOD.days} days; ask for less",
+            raise _unprocessable(
+                [f"start: a report covers at most {LONGEST_PERIOD.days} days; ask for less"]
             )
         return since, until
 
