@@ -162,6 +162,10 @@ class FleetWatch:
         self._trends: dict[str, BatteryTrend] = {}
         self._fleet: tuple[Health, ...] = ()
         self._every = config.fleet.check_seconds
+        # Whether the log may hold alerts still to send (a look with nothing to send
+        # touches no thread and no database: a simulated week passes in a blink).
+        self._maybe_waiting = True
+        self._digest_done: str | None = None  # the last day whose digest is done
         self.sent: list[tuple[str, str]] = []  # (channel, alert key) delivered, for tests
 
     # -- for the dashboard ----------------------------------------------------------------
@@ -195,6 +199,7 @@ class FleetWatch:
         raised = self._alerter.observe(self._fleet, now)
         for alert in raised:
             status: Status = "held" if self._alert_rules.quiet_at(now) else "pending"
+            self._maybe_waiting = True
             log.warning(
                 "alert: %s %s %s (%s)", alert.device, alert.condition, alert.edge, alert.reason
             )
@@ -272,7 +277,10 @@ class FleetWatch:
     # -- sending ---------------------------------------------------------------------------
 
     async def _send_due(self, now: datetime) -> None:
+        if not self._maybe_waiting:
+            return
         waiting = await asyncio.to_thread(self._log.waiting)
+        self._maybe_waiting = bool(waiting)
         held = [w.alert for w in waiting if w.status == "held"]
         if held and not self._alert_rules.quiet_at(now):
             send, digest = release(held, now, self._alert_rules)
@@ -357,7 +365,10 @@ class FleetWatch:
         local = now.astimezone(self._tz)
         due = datetime.combine(local.date(), time.fromisoformat(at), self._tz)
         day = local.date().isoformat()
-        if local < due or await asyncio.to_thread(self._log.digest_sent, day):
+        if local < due or self._digest_done == day:
+            return
+        if await asyncio.to_thread(self._log.digest_sent, day):
+            self._digest_done = day
             return
         subject, body = await asyncio.to_thread(self.digest, local.date(), now)
         try:
@@ -370,6 +381,7 @@ class FleetWatch:
         else:
             outcome = "ok"
         await asyncio.to_thread(self._log.record_digest, day, now, outcome)
+        self._digest_done = day
 
     def digest(self, day: date, now: datetime) -> tuple[str, str]:
         """The daily summary: what is not fine now, and the alerts of the last 24 hours."""

@@ -20,7 +20,7 @@ from tests.web_harness import T0, running_site
 async def test_a_screen_switched_off_turns_offline_on_an_open_dashboard_without_reloading(
     tmp_path: Path, browser: Browser
 ) -> None:
-    async with running_site(tmp_path, screens=True) as site:
+    async with running_site(tmp_path, screens=True, fleet__check_seconds="30") as site:
         assert site.screens is not None
         await site.advance_to(T0 + timedelta(minutes=1))  # connected, confirmed, judged
         page = await browser.new_page()

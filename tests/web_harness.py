@@ -109,6 +109,9 @@ async def running_site(
     With ``screens``, the embedded broker, simulated displays, the signage driver and
     the dispatcher run too, so what staff schedule is really delivered.
     """
+    # Each look of the fleet watcher is a step of simulated time: looks every 30 s make
+    # "72 hours later" thousands of steps. Tests of the fleet ask for their pace.
+    replace.setdefault("fleet__check_seconds", "600")
     config_path = isolated_config(tmp_path, **replace)
     config = load_config(config_path)
     async with contextlib.AsyncExitStack() as stack:
