@@ -207,10 +207,28 @@ class Store:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
-        """Bring the schema up to date, one version per transaction."""
-        version = self.schema_version
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            self._db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+        """Bring the schema up to date, one version per transaction.
+
+        Each step takes the write lock first and reads the version under it: another
+        process opening the same new file at the same moment (``onthaal schedule`` while
+        ``onthaal run`` starts) waits, then finds the step done, instead of failing on
+        "table messages already exists".
+        """
+        while self.schema_version < len(MIGRATIONS):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                version = self.schema_version
+                if version >= len(MIGRATIONS):
+                    self._db.execute("COMMIT")
+                    break
+                # executescript would COMMIT first; run the step's statements one by one
+                for statement in _statements(MIGRATIONS[version]):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {version + 1}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         """Close the database."""
@@ -576,6 +594,11 @@ class Store:
             Delivery(d, c, at, bool(ok), attempts, error)
             for d, c, at, ok, attempts, error in self._db.execute(query + " ORDER BY seq", params)
         ]
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a migration script (they hold no ';' inside strings)."""
+    return [part.strip() for part in script.split(";") if part.strip()]
 
 
 def ending(message: Message) -> str:

@@ -158,7 +158,12 @@ def test_a_backup_taken_while_onthaal_runs_and_writes_restores_to_identical_data
 
     def staff_at_work() -> None:  # another program writing all the while
         nonlocal written
-        store = Store(site / "var" / "schedule.sqlite", busy_timeout=10)
+        store = None
+        while store is None:  # the running Onthaal may still be creating the file
+            try:
+                store = Store(site / "var" / "schedule.sqlite", busy_timeout=10)
+            except DatabaseUnusable:
+                time.sleep(0.05)
         while not stop.is_set():
             store.add(_message(written), "staff", T0)
             written += 1
