@@ -344,9 +344,9 @@ async def test_a_beacon_out_of_range_is_stale_in_time_and_alerts_once_each_way(
             )  # fmt: skip
         since = datetime.fromisoformat(hook.calls[0].json["since"])
         stale_at = since.astimezone(BRUSSELS)
-        # Out of range at 09:20 and last heard up to 20 s before (its advertising pulse):
-        # stale 3 minutes after that, noticed at the next look (every 15 s).
-        assert datetime(2026, 12, 1, 9, 22, 40, tzinfo=BRUSSELS) <= stale_at
+        # Out of range at 09:20 and last heard up to a minute before (the simulated
+        # radio's pulse): stale 3 minutes after that, noticed at the next look (15 s).
+        assert datetime(2026, 12, 1, 9, 22, 0, tzinfo=BRUSSELS) <= stale_at
         assert stale_at <= datetime(2026, 12, 1, 9, 23, 15, tzinfo=BRUSSELS)
         assert json.loads(hook.calls[1].body)["since"] == hook.calls[0].json["since"]
     finally:

@@ -49,7 +49,7 @@ TLM_EVERY = 10  # one TLM frame after this many frames of the main content
 # Bumble's radio keeps real time; a simulated day runs faster. So that a scanner hears a
 # beacon in range as often in simulated time as it would in a building (and one out of
 # range goes quiet), it also advertises once every this many seconds of the clock.
-HEARD_EVERY = 20.0
+HEARD_EVERY = 60.0
 
 
 @dataclass
