@@ -167,9 +167,12 @@ async def test_an_autonomous_life_reset_mid_conversation_is_repaired(
         sim.world.push()  # RobotPushed: safeguard, then solitary again after 3 s
         assert sim.state.language == "Dutch" and sim.state.tablet is None, "NAOqi's cleanup"
         await clock.sleep(4)
-        await eventually(lambda: sim.state.tablet is not None)
+        # The repair puts back the page, then the recogniser's language: wait for both
+        # (under load the check could fall between the two calls).
+        await eventually(
+            lambda: sim.state.tablet is not None and sim.state.asr_language == "French"
+        )
         assert sim.state.tablet == ("webview", page_url("/tablet/ask?lang=fr"))
-        assert sim.state.asr_language == "French"
         await robot.animated_say("Et voilà.", "fr")
         await robot.say("Merci.", "fr")
         said = [e for e in sim.journal.since(0) if e["action"] in ("say", "animated-say")]
