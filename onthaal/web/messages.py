@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import threading
+import tomllib
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -34,7 +37,6 @@ from onthaal.web.common import (
     _get,
     _message_json,
     _query_time,
-    _said,
     _targets_device,
     _unprocessable,
 )
@@ -49,6 +51,8 @@ from scheduler.resolve import Device
 from scheduler.screen import columns, warnings
 from scheduler.store import Store, StoreError
 from scheduler.validate import problems
+
+log = logging.getLogger("onthaal.web.messages")
 
 if TYPE_CHECKING:
     from onthaal.web.app import WebServices
@@ -101,8 +105,11 @@ def messages_router(
     page = staff_pages.render
     router = APIRouter()
 
+    form_errors = FormErrors()
+
     def editor(request: Request, user: User, **context: Any) -> HTMLResponse:
         """The editor page, offering the library's pictures."""
+        context.setdefault("field_errors", {})
         return page(request, "editor.html", user, pictures=library.names(), **context)
 
     def picture_of(form: dict[str, Any]) -> str | None:
@@ -336,16 +343,14 @@ def messages_router(
             else:  # an id made from the title: the first one free
                 await off_loop(lambda store: _add_with_free_id(store, message, user.name, now))
         except HTTPException as exc:
-            errors = (
-                [f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in exc.detail]
-                if isinstance(exc.detail, list)
-                else [str(exc.detail)]
-            )
+            problems = exc.detail if isinstance(exc.detail, list) else [{"msg": exc.detail}]
+            errors, fields = form_errors.place(problems, user.language)
             response = editor(
                 request,
                 user,
                 message=before,  # still editing it: the form keeps its id and mode
                 errors=errors,
+                field_errors=fields,
                 devices=devices,
                 languages=config.site.languages,
                 form=form,
@@ -353,11 +358,13 @@ def messages_router(
             response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
             return response
         except (ValidationError, StoreError, InputError, ValueError) as exc:
+            errors, fields = form_errors.place([{"msg": str(exc)}], user.language)
             response = editor(
                 request,
                 user,
                 message=before,
-                errors=[str(exc)],
+                errors=errors,
+                field_errors=fields,
                 devices=devices,
                 languages=config.site.languages,
                 form=form,
@@ -378,10 +385,12 @@ def messages_router(
             data = _message_in(form, config.site.languages, device_ids, picture_of(form))
             message = to_message(data, user, existing)
         except HTTPException as exc:
-            detail = exc.detail if isinstance(exc.detail, list) else [exc.detail]
-            return {"errors": [_said(d) for d in detail], "warnings": [], "screens": []}
+            detail = exc.detail if isinstance(exc.detail, list) else [{"msg": exc.detail}]
+            lines, fields = form_errors.place(detail, user.language)
+            return {"errors": lines, "fields": fields, "warnings": [], "screens": []}
         except (ValidationError, InputError, ValueError) as exc:
-            return {"errors": [str(exc)], "warnings": [], "screens": []}
+            lines, fields = form_errors.place([{"msg": str(exc)}], user.language)
+            return {"errors": lines, "fields": fields, "warnings": [], "screens": []}
         found: list[str] = []
         screens = []
         for display in config.displays:
@@ -609,6 +618,72 @@ def _slug(title: str) -> str:
     ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_only).strip("-")[:48].strip("-")
     return slug or "bericht"
+
+
+class FormErrors:
+    """Puts each problem next to its field, in the staff member's language.
+
+    The API's problems name a location (``content.nl.title``, ``starts``); the editor's
+    fields are named after them (``title_nl``, ``starts``). The words come from
+    ``content/web/form_errors.toml`` (rules per language; English as it is).
+    """
+
+    FILE = Path(__file__).resolve().parents[2] / "content" / "web" / "form_errors.toml"
+
+    def __init__(self, path: Path = FILE) -> None:
+        """Read the rules (a broken file: messages as they are, and a log line)."""
+        self._rules: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            for language, table in data.items():
+                self._rules[language] = [(re.compile(a), b) for a, b in table.get("rules", [])]
+        except (OSError, tomllib.TOMLDecodeError, re.error, ValueError, TypeError) as exc:
+            log.error("form error words not read from %s: %s", path, exc)
+
+    def say(self, message: str, language: str) -> str:
+        """``message`` in ``language`` (as it is when no rule matches)."""
+        for pattern, said in self._rules.get(language, []):
+            if pattern.match(message):
+                return pattern.sub(said, message)
+        return message
+
+    def place(
+        self, problems: Sequence[Any], language: str
+    ) -> tuple[list[str], dict[str, list[str]]]:
+        """(every problem as a line for the summary, the problems per form field)."""
+        lines: list[str] = []
+        fields: dict[str, list[str]] = {}
+        for problem in problems:
+            if not isinstance(problem, dict):
+                problem = {"msg": str(problem)}
+            loc = [str(p) for p in problem.get("loc", ()) if p not in ("body", "form")]
+            said = self.say(str(problem.get("msg", "")), language)
+            field = _field_of(loc, str(problem.get("msg", "")))
+            if field is not None:
+                fields.setdefault(field, []).append(said)
+            label = ".".join(loc)
+            lines.append(f"{label}: {said}" if label else said)
+        return lines, fields
+
+
+def _field_of(loc: list[str], message: str) -> str | None:
+    """The editor's field a problem is about (None: the form as a whole)."""
+    if message.startswith("ends ("):
+        return "ends"
+    if "already exists" in message:
+        return "id"
+    if loc == ["message"]:
+        return None  # the message as a whole (a rule across fields)
+    if loc[:1] == ["content"] and len(loc) >= 3:
+        part = {"image_url": "image"}.get(loc[2], loc[2])
+        return part if part == "image" else f"{part}_{loc[1]}"
+    if loc[:1] == ["content"]:
+        return "content"
+    if loc[:1] in (["targets"],):
+        return "targets"
+    if loc[:1] in (["every"], ["recurrence"]):
+        return "repeat"
+    return loc[0] if loc else None
 
 
 def _message_in(
