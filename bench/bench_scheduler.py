@@ -163,6 +163,10 @@ def run() -> Result:
         "Resolution assumes the timeline for the horizon is built (the dispatcher rebuilds "
         "it only when the schedule changes or the horizon runs out). The month run uses the "
         "real SQLite store and the dispatcher on the virtual clock with a no-op display sink; "
-        "its wall time includes one resolution per change point."
+        "its wall time includes one resolution per change point and, since signage "
+        "protocol v2, the 24-hour look-ahead of every display whose content changes (and "
+        "of all of them after a schedule change), computed off the loop per display over "
+        "its own messages: 0.9 s before v2, about 18 s with it for this dense month "
+        "(1,000 messages on 200 devices, 552 change points: some 30 ms per pass)."
     )
     return result

@@ -13,6 +13,7 @@ says it knows no further (``until``).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ from scheduler.resolve import (
 )
 
 LOOK_AHEAD = timedelta(hours=24)
-MAX_POINTS = 200  # instants resolved per plan (each resolves every device once)
+MAX_POINTS = 64  # instants resolved per plan (each resolves the planned displays once)
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Plan:
     """Per device, its stretches from now on; the first is what it shows now."""
 
     stretches: dict[str, list[Stretch]]
-    until: datetime  # nothing is known after this instant
+    until: dict[str, datetime]  # per device: nothing is known after this instant
 
 
 def plan(
@@ -58,36 +59,67 @@ def plan(
     span: timedelta = LOOK_AHEAD,
     max_points: int = MAX_POINTS,
 ) -> Plan:
-    """What every device in ``devices`` shows from ``now`` for ``span`` (bounded)."""
+    """What every device in ``devices`` shows from ``now`` for ``span`` (bounded).
+
+    Each device is walked over its own messages only (those targeting everything, its
+    group or itself), so its cost follows what concerns it, not the whole schedule.
+    """
     horizon = min(now + span, timeline.end)
-    moments: list[datetime] = []
-    decisions: list[dict[str, Showing]] = []
-    at: datetime | None = now
-    while at is not None and at < horizon and len(moments) < max_points:
-        showing = resolve(timeline, devices, at, ties=ties, rotate_every=rotate_every)
-        moments.append(at)
-        decisions.append(showing)
-        at = _next_point(timeline, showing, at, ties, rotate_every)
-    until = horizon if at is None else min(at, horizon)
+    everything: list[int] = []
+    by_group: dict[str, list[int]] = defaultdict(list)
+    by_device: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, message in enumerate(timeline.messages):
+        targets = message.targets
+        if targets.everything:
+            everything.append(index)
+        for group in targets.groups:
+            by_group[group].append(index)
+        for display in targets.displays:
+            by_device[("display", display)].append(index)
+        for beacon in targets.beacons:
+            by_device[("beacon", beacon)].append(index)
     stretches: dict[str, list[Stretch]] = {}
+    until: dict[str, datetime] = {}
     for device in devices:
-        found: list[Stretch] = []
-        for moment, showing in zip(moments, decisions, strict=True):
-            item = showing[device.id]
-            if found and found[-1].showing.content_id == item.content_id:
-                continue
-            if found:
-                last = found[-1]
-                found[-1] = Stretch(last.starts, moment, last.showing)
-            found.append(Stretch(moment, None, item))
-        last_message = found[-1].showing.message if found else None
-        if last_message is not None:
-            last = found[-1]
-            found[-1] = Stretch(
-                last.starts, timeline.window_end(last_message, moments[-1]), last.showing
-            )
+        mine = (
+            *everything,
+            *by_group.get(device.group, ()),
+            *by_device.get((device.kind, device.id), ()),
+        )
+        own = timeline.subset(mine, now, horizon)
+        found, known = _walk(own, device, now, horizon, ties, rotate_every, max_points)
         stretches[device.id] = found
+        until[device.id] = known
     return Plan(stretches, until)
+
+
+def _walk(
+    timeline: Timeline,
+    device: Device,
+    now: datetime,
+    horizon: datetime,
+    ties: TieRule,
+    rotate_every: float,
+    max_points: int,
+) -> tuple[list[Stretch], datetime]:
+    """One device's stretches from ``now``, and the instant its plan is known until."""
+    found: list[Stretch] = []
+    at: datetime | None = now
+    last = now
+    points = 0
+    while at is not None and at < horizon and points < max_points:
+        item = resolve(timeline, [device], at, ties=ties, rotate_every=rotate_every)[device.id]
+        points += 1
+        last = at
+        if not found or found[-1].showing.content_id != item.content_id:
+            if found:
+                found[-1] = Stretch(found[-1].starts, at, found[-1].showing)
+            found.append(Stretch(at, None, item))
+        at = _next_point(timeline, {device.id: item}, at, ties, rotate_every)
+    final = found[-1].showing.message if found else None
+    if final is not None:
+        found[-1] = Stretch(found[-1].starts, timeline.window_end(final, last), found[-1].showing)
+    return found, horizon if at is None else min(at, horizon)
 
 
 def _next_point(

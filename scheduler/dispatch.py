@@ -149,6 +149,7 @@ class Dispatcher:
         self._ties: TieRule = ties
         self._rotate_every = rotate_every
         self._timeline: Timeline | None = None
+        self._planned_timeline: Timeline | None = None  # the timeline the last plans read
         # Expanding every message's recurrences takes long with thousands of messages:
         # it happens on a worker thread, over a connection of its own (one job at a time).
         self._reader: Store | None = None
@@ -321,7 +322,7 @@ class Dispatcher:
             self._resolved = showing
             self._note_emergencies(timeline, now)
             self._flush_records()
-            ahead = await self._plan(timeline, now) if self._displays is not None else None
+            ahead = await self._plan(timeline, showing, now) if self._displays is not None else None
             self._deliver(showing, ahead)
             wake_at = timeline.next_change(now) or timeline.end
             if self._retry_at is not None:
@@ -347,10 +348,31 @@ class Dispatcher:
     def _tied(self, showing: Showing, timeline: Timeline, now: datetime) -> bool:
         return self._ties == "rotate" and tied(timeline, showing, now)
 
-    async def _plan(self, timeline: Timeline, now: datetime) -> Plan:
-        """What the displays show over the next hours (for their look-ahead and for the
-        end of what they show now), resolved off the loop: it resolves many instants."""
-        screens = [d for d in self._devices if d.kind == "display"]
+    async def _plan(
+        self, timeline: Timeline, showing: Mapping[str, Showing], now: datetime
+    ) -> Plan | None:
+        """What the displays show over the next hours (their look-ahead, and the end of
+        what they show now), resolved off the loop: it resolves many instants.
+
+        Only for the displays that need it: those whose content changes now, or all of
+        them once after the schedule changed (what comes next may have). A display under
+        an emergency gets none: it keeps the notice until told otherwise, and an
+        emergency must not wait for a plan.
+        """
+        rebuilt = timeline is not self._planned_timeline
+        screens = [
+            d
+            for d in self._devices
+            if d.kind == "display"
+            and not showing[d.id].emergency
+            and (
+                rebuilt
+                or not self._showing.get(d.id, "").startswith(showing[d.id].content_id + "#")
+            )
+        ]
+        self._planned_timeline = timeline
+        if not screens:
+            return None
         return await self._off_loop(
             plan, timeline, screens, now, ties=self._ties, rotate_every=self._rotate_every
         )
@@ -392,7 +414,9 @@ class Dispatcher:
         """
         planned = ahead.stretches if ahead is not None else {}
         keys = {
-            s.device: _delivery_key(s, planned.get(s.device), self._kinds[s.device])
+            s.device: _delivery_key(
+                s, planned.get(s.device), self._kinds[s.device], self._showing.get(s.device)
+            )
             for s in showing.values()
         }
         changed = [s for s in showing.values() if self._showing.get(s.device) != keys[s.device]]
@@ -490,11 +514,16 @@ class Dispatcher:
             )
         else:
             return None
-        if defaults.protocol == 1 or stretches is None or ahead is None:
+        if defaults.protocol == 1:
             return current
+        if stretches is None or ahead is None:
+            # Not planned (an emergency): it holds until its own end, then the default.
+            return current.model_copy(
+                update={"schema_version": 2, "ahead": [], "items": {}, "default": default}
+            )
         slots: list[Slot] = []
         items: dict[str, Item] = {}
-        until = ahead.until
+        until = ahead.until[item.device]
         for stretch in stretches[1:]:
             shown = stretch.showing
             if shown.message is None:
@@ -609,9 +638,19 @@ def _default_item(defaults: DeviceDefaults) -> DefaultItem | None:
     return DefaultItem(content_id=f"default.{digest}", content=defaults.content)
 
 
-def _delivery_key(showing: Showing, stretches: list[Stretch] | None, kind: str) -> str:
+def _delivery_key(
+    showing: Showing, stretches: list[Stretch] | None, kind: str, before: str | None = None
+) -> str:
     """What a device was last given, to tell whether it needs something new: its content,
-    and for a display also when that ends and what follows (its look-ahead)."""
+    and for a display also when that ends and what follows (its look-ahead). A display
+    not planned again this round keeps its key while its content stays the same."""
+    if (
+        kind == "display"
+        and not stretches
+        and before is not None
+        and before.startswith(showing.content_id + "#")
+    ):
+        return before
     if kind != "display" or not stretches:
         return showing.content_id
     plan = [

@@ -128,6 +128,30 @@ class Timeline:
                 boundaries.add(closes)
         self._boundaries = sorted(b for b in boundaries if start <= b <= end)
 
+    @property
+    def messages(self) -> list[Message]:
+        """The messages active somewhere within the horizon."""
+        return list(self._messages)
+
+    def subset(self, indices: Iterable[int], start: datetime, end: datetime) -> Timeline:
+        """The same timeline with only the messages at ``indices`` of :attr:`messages`,
+        its change points looked up within ``[start, end]`` only (nothing is expanded
+        again: a device's own messages, cheaply)."""
+        part = Timeline.__new__(Timeline)
+        part.tz, part.start, part.end = self.tz, self.start, self.end
+        chosen = sorted(set(indices))
+        part._messages = [self._messages[i] for i in chosen]
+        part._index = {m.id: n for n, m in enumerate(part._messages)}
+        part._starts = [self._starts[i] for i in chosen]
+        part._ends = [self._ends[i] for i in chosen]
+        edges: set[datetime] = set()
+        for i in chosen:
+            for times in (self._starts[i], self._ends[i]):
+                lo, hi = bisect.bisect_left(times, start), bisect.bisect_right(times, end)
+                edges.update(times[lo:hi])
+        part._boundaries = sorted(edges)
+        return part
+
     def covers(self, moment: datetime) -> bool:
         """Whether ``moment`` lies within the expanded horizon."""
         return self.start <= moment < self.end

@@ -174,7 +174,7 @@ def test_the_plan_resolves_a_bounded_number_of_instants() -> None:
     started = time.perf_counter()
     found = plan(timeline, [SCREEN], now, ties="rotate", rotate_every=60.0, max_points=200)
     assert len(found.stretches[SCREEN.id]) <= 200
-    assert found.until == local("2026-12-01 08:30") + timedelta(minutes=200)
+    assert found.until[SCREEN.id] == local("2026-12-01 08:30") + timedelta(minutes=200)
     assert time.perf_counter() - started < 5  # a sanity bound, not a benchmark
 
 
@@ -315,3 +315,24 @@ async def test_the_reference_display_never_shows_another_screens_content(
         await screen._receive(SimpleNamespace(messages=Messages()))  # type: ignore[arg-type]
         assert screen.on_screen is None and screen.shown == []
         assert [e["action"] for e in journal.since(0)] == ["ignored"]
+
+
+async def test_an_emergency_goes_out_without_waiting_for_a_plan_and_holds_until_its_end() -> None:
+    from scheduler.model import Kind
+
+    fire = Message(
+        id="brand",
+        title="Brand",
+        content={"nl": LocalizedContent(title="Verlaat het gebouw")},
+        targets=Targets(everything=True),
+        starts=local("2026-12-01 10:55"),
+        ends=local("2026-12-01 11:25"),
+        kind=Kind.EMERGENCY,
+        priority=100,
+        updated=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    sent = await payload_at(local("2026-12-01 11:00"), [mornings(), fire])
+    assert sent.emergency and sent.content_id.startswith("brand")
+    assert sent.ahead == [] and sent.default is not None  # no plan: nothing to wait for
+    assert showing_at(sent, local("2026-12-01 11:20")) == sent.content_id
+    assert showing_at(sent, local("2026-12-01 11:30")) == sent.default.content_id
