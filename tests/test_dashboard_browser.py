@@ -94,3 +94,40 @@ async def test_only_signed_in_staff_open_the_dashboard_stream_and_it_sends_the_f
                     sent = json.loads(line[6:])["html"]
                     assert 'id="screens"' in sent and "hall-info" in sent
                     break
+
+
+async def test_a_screens_week_shows_the_winner_of_every_hour(
+    tmp_path: Path, browser: Browser
+) -> None:
+    from datetime import datetime
+
+    from beacons.content import LocalizedContent
+    from scheduler.model import Message, Targets
+
+    def message(id: str, starts: str, ends: str, priority: int) -> Message:
+        return Message(
+            id=id, title=id.capitalize(), content={"nl": LocalizedContent(title=id)},
+            targets=Targets(groups=["hall"]), priority=priority,
+            starts=datetime.fromisoformat(starts), ends=datetime.fromisoformat(ends),
+        )  # fmt: skip
+
+    async with running_site(tmp_path) as site:
+        store = site.services.store
+        store.add(message("markt", "2026-11-24T09:00+01:00", "2026-11-24T12:00+01:00", 50), "x", T0)
+        store.add(
+            message("storing", "2026-11-24T11:00+01:00", "2026-11-24T12:00+01:00", 90), "x", T0
+        )
+        page = await browser.new_page()
+        await log_in(page, site, "admin")
+        await page.goto(f"{site.url}/devices/hall-info/week?start=2026-11-23")
+
+        def cell(day: str, hour: int) -> str:
+            return f"#week td[data-day='{day}'][data-hour='{hour}']"
+
+        await expect(page.locator(cell("2026-11-24", 10))).to_have_text("Markt")
+        await expect(page.locator(cell("2026-11-24", 11))).to_have_text("Storing")  # higher
+        await expect(page.locator(cell("2026-11-24", 13))).to_have_text("·")  # its default
+        await expect(page.locator(cell("2026-11-29", 10))).to_have_text("Vandaag gesloten")
+        await expect(page.locator(cell("2026-11-29", 10))).to_have_class("closed")
+        await shot(page, "screen-week")
+        assert (await page.request.get(f"{site.url}/devices/attic/week")).status == 404

@@ -50,6 +50,7 @@ from onthaal.web.metrics import Metrics
 from onthaal.web.openapi import document_responses
 from onthaal.web.pages import pages_router
 from onthaal.web.played import played_router
+from onthaal.web.screen_week import screen_week_router
 from onthaal.web.security import LoginLimiter
 from onthaal.web.sim import sim_router
 from onthaal.web.tablet import tablet_router
@@ -175,6 +176,7 @@ def create_app(services: WebServices) -> FastAPI:
         fleet_router(services, staff_pages),
         played_router(services, staff_pages),
         images_router(services, library),
+        screen_week_router(services, staff_pages, devices, hours),
     ):
         _adopt(app, area)
     document_responses(app)
