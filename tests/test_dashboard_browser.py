@@ -131,3 +131,39 @@ async def test_a_screens_week_shows_the_winner_of_every_hour(
         await expect(page.locator(cell("2026-11-29", 10))).to_have_class("closed")
         await shot(page, "screen-week")
         assert (await page.request.get(f"{site.url}/devices/attic/week")).status == 404
+
+
+async def test_an_emergency_that_ends_by_itself_reminds_the_desk_who_can_extend_it(
+    tmp_path: Path, browser: Browser
+) -> None:
+    from datetime import timedelta
+
+    import httpx
+
+    async with running_site(tmp_path) as site:
+        desk = {"Authorization": f"Bearer {site.desk_token}"}
+        async with httpx.AsyncClient(base_url=site.url, headers=desk) as http:
+            raised = await http.post(
+                "/api/v1/emergency", json={"template": "evacuation", "minutes": 10}
+            )
+            assert raised.status_code == 201, raised.text
+            notice = raised.json()["id"]
+            staff = {"Authorization": f"Bearer {site.staff_token}"}
+            refused = await http.post(
+                f"/api/v1/emergency/{notice}/extend", json={"minutes": 5}, headers=staff
+            )
+            assert refused.status_code == 403
+        page = await browser.new_page()
+        await log_in(page, site, "desk")  # Dutch
+        await page.goto(f"{site.url}/emergency")
+        await expect(page.locator(".notice .ends")).to_contain_text("eindigt vanzelf om")
+        await expect(page.locator(".notice .reminder")).to_have_count(0)  # not yet
+        await site.advance_to(T0 + timedelta(minutes=6))
+        await page.reload()
+        await expect(page.locator(".notice .reminder")).to_contain_text("over 4 min")
+        await shot(page, "emergency-reminder")
+        await page.click(".notice .extend-emergency")
+        ends = site.services.store.get(notice).ends
+        assert ends is not None and ends - T0 == timedelta(minutes=25)
+        await expect(page.locator(".notice .reminder")).to_have_count(0)
+        await expect(page.locator(".notice .ends")).to_contain_text("nog 19 min")

@@ -562,6 +562,7 @@ DESK = {
     ("POST", "/api/v1/emergency"), ("DELETE", "/api/v1/emergency"),
     ("DELETE", "/api/v1/emergency/{message_id}"), ("POST", "/emergency/start"),
     ("POST", "/emergency/stop"), ("POST", "/emergency/{message_id}/stop"),
+    ("POST", "/emergency/{message_id}/extend"), ("POST", "/api/v1/emergency/{message_id}/extend"),
 }  # fmt: skip
 SESSION_FORMS = {("POST", "/logout"), ("POST", "/language")}  # a signed-in browser's own
 PLACEHOLDERS = {

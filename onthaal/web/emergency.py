@@ -9,13 +9,13 @@ confirmed it, which failed, which are still waited for.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from beacons.content import Language, LocalizedContent
 from onthaal.scheduler_stack import devices as config_devices
@@ -29,7 +29,8 @@ from onthaal.web.common import (
     _targets_device,
     _unprocessable,
 )
-from onthaal.web.security import check_csrf, require_role
+from onthaal.web.errors import validation_problems
+from onthaal.web.security import api_user, check_csrf, require_role
 from onthaal.web.users import User
 from scheduler.model import Kind, Message, Targets, emergency_notice
 from scheduler.parse import quoted
@@ -119,12 +120,17 @@ def emergency_router(
     def emergency_view(
         request: Request, user: User, errors: Sequence[str] = (), form: Any = None
     ) -> HTMLResponse:
+        now = services.clock.now()
         active = [
             {
                 "id": m.id,
                 "title": m.title,
                 "started": m.starts.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
                 "panel": _emergency_panel(services, m),
+                # An auto-end: when, how long still, and a reminder when it comes close.
+                "ends": m.ends.astimezone(tz).strftime("%H:%M") if m.ends else None,
+                "minutes_left": _minutes_left(m, now),
+                "ends_soon": m.ends is not None and m.ends - now <= REMIND_BEFORE,
             }
             for m in services.store.messages()
             if m.kind is Kind.EMERGENCY
@@ -215,6 +221,32 @@ def emergency_router(
         _stop_one_emergency(services, message_id, user)
         return RedirectResponse("/emergency", status.HTTP_303_SEE_OTHER)
 
+    @router.post("/emergency/{message_id}/extend", response_model=None)
+    async def emergency_extend_form(request: Request, user: StaffUser, message_id: str) -> Response:
+        """Push an emergency's automatic end back (the reminder's button)."""
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        require_role(user, "desk")
+        _extend_emergency(services, message_id, user, EXTEND_BY)
+        return RedirectResponse("/emergency", status.HTTP_303_SEE_OTHER)
+
+    @router.post("/api/v1/emergency/{message_id}/extend")
+    async def emergency_extend(
+        message_id: str,
+        user: Annotated[User, Depends(_desk_caller)],
+        body: Annotated[dict[str, Any] | None, Body(description="ExtendIn: {minutes}")] = None,
+    ) -> dict[str, Any]:
+        """Push an emergency's automatic end back by ``minutes`` (15 by default; desk or
+        admin). The body is read after the role is checked: staff get 403, not 422."""
+        try:
+            asked = ExtendIn.model_validate(body or {})
+        except ValidationError as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, validation_problems(exc.errors())
+            ) from None
+        message = _extend_emergency(services, message_id, user, timedelta(minutes=asked.minutes))
+        return _message_json(message, tz) | {"panel": _emergency_panel(services, message)}
+
     @router.post("/emergency/stop")
     async def emergency_stop_form(request: Request, user: StaffUser) -> RedirectResponse:
         form = await request.form()
@@ -270,6 +302,44 @@ def _stop_one_emergency(services: WebServices, message_id: str, user: User) -> N
     if message.kind is not Kind.EMERGENCY:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{message_id!r} is not an emergency")
     services.store.delete(message_id, user.name, services.clock.now(), ending(message))
+
+
+async def _desk_caller(request: Request) -> User:
+    """An API caller with the desk role or higher (403 before the body is even read)."""
+    user = api_user(request, request.app.state.services.users)
+    require_role(user, "desk")
+    return user
+
+
+REMIND_BEFORE = timedelta(minutes=5)  # the page says so this long before an auto-end
+EXTEND_BY = timedelta(minutes=15)  # what the reminder's button adds
+
+
+class ExtendIn(BaseModel):
+    """How much longer an emergency with an automatic end lasts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int = Field(default=15, ge=1, le=24 * 60, description="Minutes added to its end.")
+
+
+def _minutes_left(message: Message, now: datetime) -> int | None:
+    """Whole minutes until an emergency ends by itself (None: it does not)."""
+    if message.ends is None:
+        return None
+    return max(0, int((message.ends - now).total_seconds() // 60))
+
+
+def _extend_emergency(services: WebServices, message_id: str, user: User, by: timedelta) -> Message:
+    """Move the automatic end of emergency ``message_id`` ``by`` later (404/409)."""
+    message = _get(services.store, message_id)
+    if message.kind is not Kind.EMERGENCY:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{message_id!r} is not an emergency")
+    if message.ends is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{message_id!r} does not end by itself")
+    now = services.clock.now()
+    later = message.model_copy(update={"ends": max(message.ends, now) + by})
+    return services.store.update(later, user.name, now)
 
 
 def _emergency_panel(services: WebServices, message: Message) -> dict[str, Any]:
