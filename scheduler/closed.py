@@ -12,12 +12,11 @@ the preview, the week view and the screens' look-ahead all see it.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -26,7 +25,7 @@ from beacons.content import Language, LocalizedContent
 from scheduler.model import EARLIEST, LATEST, Message, Targets
 from scheduler.parse import first_error
 from scheduler.recurrence import moment_words
-from scheduler.templates import TemplatesError
+from scheduler.templates import TemplatesError, read_toml
 
 PLACEHOLDERS = ("weekday", "date", "time")
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # "edited" before anything: loses every tie
@@ -64,12 +63,7 @@ class ClosedTexts:
 
 def load_closed_texts(path: Path, languages: Sequence[Language]) -> ClosedTexts:
     """The notice in ``path`` for every site language; raises ``TemplatesError``."""
-    try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TemplatesError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TemplatesError([f"{path}: not valid TOML: {exc}"]) from None
+    data = read_toml(path)
     problems: list[str] = []
     texts: dict[Language, LocalizedContent] = {}
     for language in languages:

@@ -35,14 +35,19 @@ class Template:
     content: dict[str, LocalizedContent]
 
 
-def load_templates(path: Path, languages: tuple[str, ...]) -> dict[str, Template]:
-    """Every template in ``path``, checked; raises :class:`TemplatesError`."""
+def read_toml(path: Path) -> dict[str, Any]:
+    """A content file's tables; raises :class:`TemplatesError` naming the file and why."""
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise TemplatesError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise TemplatesError([f"{path}: not valid TOML: {exc}"]) from None
+
+
+def load_templates(path: Path, languages: tuple[str, ...]) -> dict[str, Template]:
+    """Every template in ``path``, checked; raises :class:`TemplatesError`."""
+    data = read_toml(path)
     problems: list[str] = []
     found: dict[str, Template] = {}
     for name, table in data.items():

@@ -16,6 +16,7 @@ from hypothesis import settings
 from playwright.async_api import Browser, async_playwright
 
 from clock import VirtualClock
+from hw_sim.brokers import BrokerUnderTest, Embedded, Mosquitto
 from tests.system_deps import require
 
 # Property tests explore the same examples on every run: a failure is reproducible, and
@@ -83,6 +84,19 @@ def rng() -> random.Random:
 
 
 _exit_status = 0
+
+
+@pytest.fixture(params=["mosquitto", "embedded"])
+async def broker(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BrokerUnderTest]:
+    """A running MQTT broker of each kind (the signage suites run against both)."""
+    if request.param == "mosquitto":
+        require("mosquitto")
+    chosen: BrokerUnderTest = Mosquitto(tmp_path) if request.param == "mosquitto" else Embedded()
+    await chosen.start()
+    try:
+        yield chosen
+    finally:
+        await chosen.stop()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

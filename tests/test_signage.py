@@ -20,10 +20,9 @@ from beacons.outbox import Outbox
 from beacons.signage import BrokerSettings, Signage, UnknownDisplay
 from beacons.signage_messages import ContentMessage
 from clock import VirtualClock
-from hw_sim.brokers import BrokerUnderTest, Embedded, Mosquitto
+from hw_sim.brokers import BrokerUnderTest
 from hw_sim.journal import Journal
 from hw_sim.signage import SimulatedDisplays
-from tests.system_deps import require
 
 SITE = "cityhall"
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -86,19 +85,6 @@ async def until(condition: Callable[[], bool], timeout: float = 20.0, what: str 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         await asyncio.sleep(0.01)
-
-
-@pytest.fixture(params=["mosquitto", "embedded"])
-async def broker(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BrokerUnderTest]:
-    """A running broker of each kind."""
-    if request.param == "mosquitto":
-        require("mosquitto")
-    chosen: BrokerUnderTest = Mosquitto(tmp_path) if request.param == "mosquitto" else Embedded()
-    await chosen.start()
-    try:
-        yield chosen
-    finally:
-        await chosen.stop()
 
 
 @contextlib.asynccontextmanager

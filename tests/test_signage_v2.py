@@ -18,8 +18,6 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from beacons.content import Language, LocalizedContent
 from beacons.outbox import Outbox
 from beacons.signage import BrokerSettings, Signage
@@ -31,7 +29,7 @@ from beacons.signage_messages import (
     showing_at,
 )
 from clock import VirtualClock
-from hw_sim.brokers import BrokerUnderTest, Embedded, Mosquitto
+from hw_sim.brokers import BrokerUnderTest
 from hw_sim.journal import Journal
 from hw_sim.signage import SimulatedDisplay, SimulatedDisplays
 from scheduler.ahead import plan
@@ -39,7 +37,6 @@ from scheduler.dispatch import DeviceDefaults, Dispatcher
 from scheduler.model import Daypart, Message, Recurrence, Targets
 from scheduler.resolve import Device, Timeline
 from scheduler.store import Store
-from tests.system_deps import require
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 SITE = "cityhall"
@@ -179,19 +176,6 @@ def test_the_plan_resolves_a_bounded_number_of_instants() -> None:
 
 
 # -- against a real broker ---------------------------------------------------------------
-
-
-@pytest.fixture(params=["mosquitto", "embedded"])
-async def broker(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BrokerUnderTest]:
-    """A running broker of each kind."""
-    if request.param == "mosquitto":
-        require("mosquitto")
-    chosen: BrokerUnderTest = Mosquitto(tmp_path) if request.param == "mosquitto" else Embedded()
-    await chosen.start()
-    try:
-        yield chosen
-    finally:
-        await chosen.stop()
 
 
 async def until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
